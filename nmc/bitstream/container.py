@@ -1,0 +1,275 @@
+"""The nmc container: magic, format version, codec id, codec header, then CRC-protected chunks.
+
+Layout (all integers little-endian; the full specification is ``docs/bitstream.md``)::
+
+    file    := preamble chunk* end
+    preamble:= magic[4]="\\x89NMC" major:u8 minor:u8 codec_id:u16 header_len:u32
+               header[header_len] header_crc:u32          # CRC32 of major..header
+    chunk   := kind[4] (ASCII) length:u32 payload[length] crc:u32   # CRC32 of kind..payload
+    end     := chunk with kind "END " and length 0
+
+The container never interprets codec headers or payloads: a codec is only an id here.
+A reader rejects bad magic, unknown major versions, CRC mismatches, lengths beyond the end of
+the data and missing end chunks with :class:`~nmc.errors.BitstreamError` naming the chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from nmc.errors import BitstreamError, InputError
+
+MAGIC = b"\x89NMC"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+END_KIND = "END "
+MAX_HEADER_BYTES = 1 << 20
+_PREAMBLE = struct.Struct("<4sBBHI")
+_CHUNK_HEAD = struct.Struct("<4sI")
+_CRC = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk: a four-character ASCII ``kind`` and its ``payload``."""
+
+    kind: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """Where a chunk sits: ``offset`` of its kind field and ``size`` of its payload, in bytes."""
+
+    index: int
+    kind: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Container:
+    """A whole parsed file: version, codec id, codec header and chunks in file order."""
+
+    major: int
+    minor: int
+    codec_id: int
+    header: bytes
+    chunks: tuple[Chunk, ...]
+    table: tuple[ChunkInfo, ...]
+    total_bytes: int
+
+
+def _check_kind(kind: str) -> bytes:
+    raw = kind.encode("ascii", errors="replace")
+    if len(raw) != 4 or not all(32 <= b < 127 for b in raw):
+        raise ValueError(f"chunk kind must be 4 printable ASCII characters, got {kind!r}")
+    return raw
+
+
+def pack_preamble(codec_id: int, header: bytes) -> bytes:
+    """Bytes of the preamble for ``codec_id`` (0..65535) and the codec ``header``."""
+    if not 0 <= codec_id < 1 << 16:
+        raise ValueError(f"codec id must fit in 16 bits, got {codec_id}")
+    if len(header) > MAX_HEADER_BYTES:
+        raise ValueError(f"codec header is {len(header)} bytes, limit {MAX_HEADER_BYTES}")
+    body = _PREAMBLE.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, codec_id, len(header)) + header
+    return body + _CRC.pack(zlib.crc32(body[4:]))
+
+
+def pack_chunk(kind: str, payload: bytes) -> bytes:
+    """Bytes of one chunk (kind, length, payload, CRC32)."""
+    if len(payload) >= 1 << 32:
+        raise ValueError("chunk payload must be smaller than 4 GiB")
+    body = _CHUNK_HEAD.pack(_check_kind(kind), len(payload)) + payload
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def pack(codec_id: int, header: bytes, chunks: list[Chunk] | tuple[Chunk, ...]) -> bytes:
+    """A complete file in memory."""
+    parts = [pack_preamble(codec_id, header)]
+    parts.extend(pack_chunk(c.kind, c.payload) for c in chunks)
+    parts.append(pack_chunk(END_KIND, b""))
+    return b"".join(parts)
+
+
+class ContainerWriter:
+    """Streams chunks to ``path``; the file appears only when :meth:`close` succeeds.
+
+    Writes go to a temporary file beside ``path`` that is renamed into place on close, so an
+    interrupted encode never leaves a partial file under the final name. Use as a context
+    manager: leaving the block with an exception discards the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], codec_id: int, header: bytes) -> None:
+        self.path = Path(path)
+        self._file = atomic_open(self.path)
+        self._file.write(pack_preamble(codec_id, header))
+        self.bytes_written = self._file.tell()
+
+    def write_chunk(self, kind: str, payload: bytes) -> None:
+        data = pack_chunk(kind, payload)
+        self._file.write(data)
+        self.bytes_written += len(data)
+
+    def close(self) -> None:
+        self.write_chunk(END_KIND, b"")
+        self._file.commit()
+
+    def abort(self) -> None:
+        self._file.discard()
+
+    def __enter__(self) -> ContainerWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class _AtomicFile:
+    """A temporary file in the target's folder, renamed over the target on :meth:`commit`."""
+
+    def __init__(self, path: Path) -> None:
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise InputError(f"output folder {folder} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        self._path = path
+        self._tmp = Path(tmp)
+        self._fh: BinaryIO = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def commit(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._tmp, self._path)
+
+    def discard(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def atomic_open(path: str | os.PathLike[str]) -> _AtomicFile:
+    """Open ``path`` for an atomic write: ``write()`` then ``commit()`` (or ``discard()``)."""
+    return _AtomicFile(Path(path))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
+    handle = atomic_open(path)
+    try:
+        handle.write(data)
+    except BaseException:
+        handle.discard()
+        raise
+    handle.commit()
+
+
+def _crc_ok(body: bytes | memoryview, crc_bytes: bytes | memoryview) -> bool:
+    return zlib.crc32(body) == _CRC.unpack(crc_bytes)[0]
+
+
+def iter_chunks(data: bytes | memoryview) -> Iterator[tuple[ChunkInfo, Chunk]]:
+    """Validate the preamble of ``data`` then yield each chunk with its table entry, in order.
+
+    Raises :class:`BitstreamError` on the first problem, naming the chunk. The end chunk is
+    checked but not yielded. Use :func:`read_preamble` for the version and header.
+    """
+    view = memoryview(data)
+    _, _, _, _, pos = _parse_preamble(view)
+    index = 0
+    while True:
+        if len(view) - pos < _CHUNK_HEAD.size:
+            raise BitstreamError(
+                f"chunk {index}: file truncated at byte {pos} (no end chunk; file cut short?)"
+            )
+        raw_kind, length = _CHUNK_HEAD.unpack(view[pos : pos + _CHUNK_HEAD.size])
+        kind = raw_kind.decode("latin-1")
+        name = f"chunk {index} ({kind!r})"
+        if not all(32 <= b < 127 for b in raw_kind):
+            raise BitstreamError(f"{name} at byte {pos}: kind is not ASCII (damaged chunk table)")
+        end = pos + _CHUNK_HEAD.size + length
+        if end + _CRC.size > len(view):
+            raise BitstreamError(
+                f"{name} at byte {pos}: declares {length} payload bytes but only "
+                f"{max(len(view) - pos - _CHUNK_HEAD.size - _CRC.size, 0)} remain (truncated/damaged)"
+            )
+        if not _crc_ok(view[pos:end], view[end : end + _CRC.size]):
+            raise BitstreamError(f"{name} at byte {pos}: CRC mismatch (the chunk is damaged)")
+        info = ChunkInfo(index=index, kind=kind, offset=pos, size=length)
+        pos = end + _CRC.size
+        if kind == END_KIND:
+            if length:
+                raise BitstreamError(f"{name}: end chunk must be empty")
+            if pos != len(view):
+                raise BitstreamError(f"{len(view) - pos} bytes after the end chunk (damaged file)")
+            return
+        yield info, Chunk(kind, bytes(view[end - length : end]))
+        index += 1
+
+
+def _parse_preamble(view: memoryview) -> tuple[int, int, int, bytes, int]:
+    if len(view) < _PREAMBLE.size or bytes(view[:4]) != MAGIC:
+        raise BitstreamError("not an nmc file (bad magic; expected a file written by `nmc encode`)")
+    _, major, minor, codec_id, header_len = _PREAMBLE.unpack(view[: _PREAMBLE.size])
+    if major != FORMAT_MAJOR:
+        raise BitstreamError(
+            f"format version {major}.{minor} is not supported by this nmc "
+            f"(reads {FORMAT_MAJOR}.x); use a matching nmc release"
+        )
+    end = _PREAMBLE.size + header_len
+    if header_len > MAX_HEADER_BYTES or end + _CRC.size > len(view):
+        raise BitstreamError(
+            f"codec header: declares {header_len} bytes, file too short (truncated)"
+        )
+    if not _crc_ok(view[4:end], view[end : end + _CRC.size]):
+        raise BitstreamError("codec header: CRC mismatch (the file header is damaged)")
+    return major, minor, codec_id, bytes(view[_PREAMBLE.size : end]), end + _CRC.size
+
+
+def read_preamble(data: bytes | memoryview) -> tuple[int, int, int, bytes]:
+    """``(major, minor, codec_id, header)`` of ``data``; raises :class:`BitstreamError`."""
+    major, minor, codec_id, header, _ = _parse_preamble(memoryview(data))
+    return major, minor, codec_id, header
+
+
+def unpack(data: bytes | memoryview) -> Container:
+    """Parse and validate a whole file held in memory."""
+    major, minor, codec_id, header = read_preamble(data)
+    table, chunks = [], []
+    for info, chunk in iter_chunks(data):
+        table.append(info)
+        chunks.append(chunk)
+    return Container(major, minor, codec_id, header, tuple(chunks), tuple(table), len(data))
+
+
+def read_file(path: str | os.PathLike[str]) -> Container:
+    """Read and validate the file at ``path``; missing files are an :class:`InputError`."""
+    return unpack(read_bytes(path))
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of ``path``, with a clear :class:`InputError` when it cannot be read."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror})") from exc
