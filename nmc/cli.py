@@ -36,15 +36,13 @@ def _auto(text: str) -> Any:
     return text
 
 
-def _add_codec_options(parser: argparse.ArgumentParser, kind: str) -> None:
+def _add_codec_options(parser: argparse.ArgumentParser) -> None:
     """Flags for every option the installed codecs declare (``OPTIONS`` in their modules)."""
-    seen = set(_COMMON_ENCODE) if kind == "encode" else set()
     for module in registry.available().values():
         for name, help_text in getattr(module, "OPTIONS", {}).items():
-            if name in seen or name == "progress":
-                continue
-            seen.add(name)
             flag = "--" + name.replace("_", "-")
+            if flag in parser._option_string_actions or name == "progress":
+                continue
             parser.add_argument(
                 flag, dest=name, type=_auto, default=None, help=f"{help_text} [{module.NAME}]"
             )
@@ -138,14 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, (kind, help_text) in _COMMON_ENCODE.items():
         enc.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=help_text)
-    _add_codec_options(enc, "encode")
+    _add_codec_options(enc)
     enc.set_defaults(handler=_cmd_encode)
 
     dec = sub.add_parser("decode", help="decode a .nmc file")
     dec.add_argument("input", help=".nmc file")
     dec.add_argument("-o", "--output", required=True, help="output media (.y4m, .mkv, .png, .ply)")
     dec.add_argument("--device", default=None, help="cpu or cuda")
-    _add_codec_options(dec, "decode")
+    _add_codec_options(dec)
     dec.set_defaults(handler=_cmd_decode)
 
     inf = sub.add_parser("info", help="print a .nmc file's header and chunk table (like ffprobe)")

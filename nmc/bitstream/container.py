@@ -185,67 +185,91 @@ def _crc_ok(body: bytes | memoryview, crc_bytes: bytes | memoryview) -> bool:
     return zlib.crc32(body) == _CRC.unpack(crc_bytes)[0]
 
 
-def iter_chunks(data: bytes | memoryview) -> Iterator[tuple[ChunkInfo, Chunk]]:
+class _Source:
+    """Random access to the bytes of a file held in memory or open for reading."""
+
+    def __init__(self, data: bytes | memoryview | BinaryIO) -> None:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self._view: memoryview | None = memoryview(data)
+            self._file = None
+            self.size = len(self._view)
+        else:
+            self._view = None
+            self._file = data
+            self.size = data.seek(0, os.SEEK_END)
+
+    def read(self, offset: int, count: int) -> bytes | memoryview:
+        """``count`` bytes at ``offset``; callers check the range against :attr:`size` first."""
+        if self._view is not None:
+            return self._view[offset : offset + count]
+        self._file.seek(offset)
+        return self._file.read(count)
+
+
+def iter_chunks(data: bytes | memoryview | BinaryIO) -> Iterator[tuple[ChunkInfo, Chunk]]:
     """Validate the preamble of ``data`` then yield each chunk with its table entry, in order.
 
-    Raises :class:`BitstreamError` on the first problem, naming the chunk. The end chunk is
-    checked but not yielded. Use :func:`read_preamble` for the version and header.
+    ``data`` is the whole file in memory or a binary file opened for reading (then chunks are
+    read one at a time, so a long video streams in constant memory). Raises
+    :class:`BitstreamError` on the first problem, naming the chunk. The end chunk is checked
+    but not yielded. Use :func:`read_preamble` for the version and header.
     """
-    view = memoryview(data)
-    _, _, _, _, pos = _parse_preamble(view)
+    source = _Source(data)
+    _, _, _, _, pos = _parse_preamble(source)
     index = 0
     while True:
-        if len(view) - pos < _CHUNK_HEAD.size:
+        if source.size - pos < _CHUNK_HEAD.size:
             raise BitstreamError(
                 f"chunk {index}: file truncated at byte {pos} (no end chunk; file cut short?)"
             )
-        raw_kind, length = _CHUNK_HEAD.unpack(view[pos : pos + _CHUNK_HEAD.size])
+        raw_kind, length = _CHUNK_HEAD.unpack(source.read(pos, _CHUNK_HEAD.size))
         kind = raw_kind.decode("latin-1")
         name = f"chunk {index} ({kind!r})"
         if not all(32 <= b < 127 for b in raw_kind):
             raise BitstreamError(f"{name} at byte {pos}: kind is not ASCII (damaged chunk table)")
-        end = pos + _CHUNK_HEAD.size + length
-        if end + _CRC.size > len(view):
+        whole = _CHUNK_HEAD.size + length + _CRC.size
+        if pos + whole > source.size:
             raise BitstreamError(
-                f"{name} at byte {pos}: declares {length} payload bytes but only "
-                f"{max(len(view) - pos - _CHUNK_HEAD.size - _CRC.size, 0)} remain (truncated/damaged)"
+                f"{name} at byte {pos}: declares {length} payload bytes, more than the "
+                f"{source.size - pos} bytes left (truncated or damaged)"
             )
-        if not _crc_ok(view[pos:end], view[end : end + _CRC.size]):
+        raw = source.read(pos, whole)
+        if not _crc_ok(raw[: whole - _CRC.size], raw[whole - _CRC.size :]):
             raise BitstreamError(f"{name} at byte {pos}: CRC mismatch (the chunk is damaged)")
         info = ChunkInfo(index=index, kind=kind, offset=pos, size=length)
-        pos = end + _CRC.size
+        pos += whole
         if kind == END_KIND:
             if length:
                 raise BitstreamError(f"{name}: end chunk must be empty")
-            if pos != len(view):
-                raise BitstreamError(f"{len(view) - pos} bytes after the end chunk (damaged file)")
+            if pos != source.size:
+                raise BitstreamError(f"{source.size - pos} bytes after the end chunk (damaged)")
             return
-        yield info, Chunk(kind, bytes(view[end - length : end]))
+        yield info, Chunk(kind, bytes(raw[_CHUNK_HEAD.size : _CHUNK_HEAD.size + length]))
         index += 1
 
 
-def _parse_preamble(view: memoryview) -> tuple[int, int, int, bytes, int]:
-    if len(view) < _PREAMBLE.size or bytes(view[:4]) != MAGIC:
+def _parse_preamble(source: _Source) -> tuple[int, int, int, bytes, int]:
+    head = source.read(0, _PREAMBLE.size)
+    if len(head) < _PREAMBLE.size or bytes(head[:4]) != MAGIC:
         raise BitstreamError("not an nmc file (bad magic; expected a file written by `nmc encode`)")
-    _, major, minor, codec_id, header_len = _PREAMBLE.unpack(view[: _PREAMBLE.size])
+    _, major, minor, codec_id, header_len = _PREAMBLE.unpack(head)
     if major != FORMAT_MAJOR:
         raise BitstreamError(
             f"format version {major}.{minor} is not supported by this nmc "
             f"(reads {FORMAT_MAJOR}.x); use a matching nmc release"
         )
     end = _PREAMBLE.size + header_len
-    if header_len > MAX_HEADER_BYTES or end + _CRC.size > len(view):
-        raise BitstreamError(
-            f"codec header: declares {header_len} bytes, file too short (truncated)"
-        )
-    if not _crc_ok(view[4:end], view[end : end + _CRC.size]):
+    if header_len > MAX_HEADER_BYTES or end + _CRC.size > source.size:
+        raise BitstreamError(f"codec header: declares {header_len} bytes, file too short")
+    raw = source.read(0, end + _CRC.size)
+    if not _crc_ok(raw[4:end], raw[end:]):
         raise BitstreamError("codec header: CRC mismatch (the file header is damaged)")
-    return major, minor, codec_id, bytes(view[_PREAMBLE.size : end]), end + _CRC.size
+    return major, minor, codec_id, bytes(raw[_PREAMBLE.size : end]), end + _CRC.size
 
 
-def read_preamble(data: bytes | memoryview) -> tuple[int, int, int, bytes]:
+def read_preamble(data: bytes | memoryview | BinaryIO) -> tuple[int, int, int, bytes]:
     """``(major, minor, codec_id, header)`` of ``data``; raises :class:`BitstreamError`."""
-    major, minor, codec_id, header, _ = _parse_preamble(memoryview(data))
+    major, minor, codec_id, header, _ = _parse_preamble(_Source(data))
     return major, minor, codec_id, header
 
 

@@ -10,8 +10,10 @@ from nmc.bitstream import (
     FieldReader,
     FieldWriter,
     atomic_write_bytes,
+    iter_chunks,
     pack,
     read_file,
+    read_preamble,
     unpack,
 )
 from nmc.errors import BitstreamError, InputError
@@ -112,3 +114,15 @@ def test_field_reader_errors_name_the_structure():
         src.blob()
     with pytest.raises(BitstreamError, match="malformed"):
         FieldReader(b"\xff" * 11).uvarint()
+
+
+def test_chunks_stream_from_an_open_file(tmp_path):
+    body = [Chunk("IFRM", b"a" * 100), Chunk("PFRM", b"b" * 7)]
+    path = tmp_path / "s.nmc"
+    path.write_bytes(pack(1, b"hdr", body))
+    with path.open("rb") as fh:
+        assert read_preamble(fh) == (1, 0, 1, b"hdr")
+        assert [chunk for _, chunk in iter_chunks(fh)] == body
+    path.write_bytes(pack(1, b"hdr", body)[:-20])
+    with path.open("rb") as fh, pytest.raises(BitstreamError, match=r"chunk 1 \('PFRM'\)"):
+        list(iter_chunks(fh))
