@@ -30,6 +30,7 @@ from nmc.errors import BitstreamError, InputError
 TENSOR_FORMAT = 1
 MAX_ELEMENTS = 1 << 28
 MAX_NDIM = 32
+_AUTO_MAX_CHANNELS = 256
 _DTYPES = ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64")
 
 
@@ -71,7 +72,8 @@ def encode_tensor(x: object, channel_axis: int | None = None) -> bytes:
 
     ``x``: numpy array or torch tensor of any integer or bool dtype and any shape (empty too),
     values anywhere in int64 (outliers are escape-coded). ``channel_axis``: also try one model
-    per slice along this axis (for ndim >= 2, axis 0 is tried when it is None) and keep the
+    per slice along this axis (when it is None and ndim >= 2, axis 0 is tried if it has at most
+    256 slices: each slice's model search costs about 1 ms) and keep the
     cheaper layout. Round trip: ``decode_tensor(encode_tensor(x))`` equals ``x`` in dtype,
     shape and values.
     """
@@ -81,11 +83,9 @@ def encode_tensor(x: object, channel_axis: int | None = None) -> bytes:
     flat = values.reshape(1, -1)
     models, cost = _plan(flat)
     layout, axis, groups = 0, 0, flat
-    axis_try = (
-        channel_axis % values.ndim
-        if channel_axis is not None
-        else (0 if values.ndim >= 2 else None)
-    )
+    axis_try = channel_axis % values.ndim if channel_axis is not None else None
+    if axis_try is None and values.ndim >= 2 and values.shape[0] <= _AUTO_MAX_CHANNELS:
+        axis_try = 0
     if axis_try is not None and values.shape[axis_try] > 1 and values.size:
         per_channel = np.moveaxis(values, axis_try, 0).reshape(values.shape[axis_try], -1)
         channel_models, channel_cost = _plan(per_channel)
