@@ -1,0 +1,1 @@
+"""Pretrained weights shipped with nmc (MS-GAT post-filter), each with its training record."""

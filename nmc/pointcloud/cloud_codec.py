@@ -1,0 +1,168 @@
+"""Encoding a voxelized cloud to a ``.nmc`` file and decoding it back.
+
+File: the container (:mod:`nmc.bitstream`) with codec id 2, the header of
+:mod:`nmc.pointcloud.header`, then a ``GEOM`` chunk (:mod:`nmc.pointcloud.geometry`) and an
+``ATTR`` chunk (:mod:`nmc.pointcloud.attributes`).
+
+Decoded points come in Morton (z-order) order of their coordinates relative to the header's
+origin (the encoder's minimum corner), which is also the order the colours are coded in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from nmc.bitstream import Chunk, Container, pack, unpack
+from nmc.errors import BitstreamError, InputError
+from nmc.pointcloud.attributes import AttributeParams, decode_attributes, encode_attributes
+from nmc.pointcloud.cloud import DecodedCloud, PointCloud, checked_cloud
+from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.pointcloud.geometry import decode_geometry, encode_geometry
+from nmc.pointcloud.header import MAX_POINTS, CloudHeader
+from nmc.pointcloud.morton import MAX_BITS, morton_decode, morton_encode
+from nmc.pointcloud.octree import Octree
+from nmc.pointcloud.qp import check_qp, qp_step
+
+CODEC_ID = 2
+GEOMETRY_CHUNK = "GEOM"
+ATTRIBUTE_CHUNK = "ATTR"
+
+
+@dataclass(frozen=True)
+class EncodeStats:
+    """Sizes and timings of one encode (bits are chunk payload bits)."""
+
+    points: int
+    depth: int
+    geometry_bits: int
+    attribute_bits: int
+    total_bits: int
+    geometry_seconds: float
+    attribute_seconds: float
+
+
+def _prepare(cloud: PointCloud) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(sorted leaf codes, order, origin, depth)`` of a checked cloud."""
+    xyz = cloud.xyz.astype(np.int64)
+    origin = xyz.min(axis=0)
+    local = xyz - origin
+    depth = max(int(local.max()).bit_length(), 1)
+    if depth > MAX_BITS:
+        raise InputError(
+            f"the cloud spans {int(local.max()) + 1} voxels; at most 2**{MAX_BITS} per axis"
+        )
+    if cloud.points > MAX_POINTS:
+        raise InputError(f"{cloud.points} points; this codec takes at most {MAX_POINTS}")
+    codes = morton_encode(local)
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    if np.any(codes[1:] == codes[:-1]):
+        raise InputError(
+            "the cloud has several points in one voxel; merge them first "
+            "(nmc.pointcloud.voxelize averages their colours)"
+        )
+    return codes, order, origin, depth
+
+
+def encode_cloud_with_stats(
+    cloud: PointCloud, qp: int, chroma_qp_offset: int = -1, postfilter: int = 0
+) -> tuple[bytes, EncodeStats]:
+    """Like :func:`encode_cloud`, also returning sizes and timings.
+
+    ``postfilter`` is the index in :data:`~nmc.pointcloud.header.POSTFILTERS` of the
+    post-filter the decoder applies by default.
+    """
+    cloud = checked_cloud(cloud)
+    qp = check_qp(qp)
+    if isinstance(chroma_qp_offset, bool) or not isinstance(chroma_qp_offset, (int, np.integer)):
+        raise InputError(f"chroma_qp_offset must be an integer, got {chroma_qp_offset!r}")
+    if abs(int(chroma_qp_offset)) > 24:
+        raise InputError(f"chroma_qp_offset must be in [-24, 24], got {chroma_qp_offset}")
+    started = time.perf_counter()
+    codes, order, origin, depth = _prepare(cloud)
+    tree = Octree.from_leaves(codes, depth)
+    geometry = encode_geometry(tree)
+    geometry_done = time.perf_counter()
+    params = AttributeParams(qp, int(chroma_qp_offset))
+    attributes, _ = encode_attributes(tree, rgb_to_ycbcr(cloud.rgb[order]), params)
+    done = time.perf_counter()
+    header = CloudHeader(
+        depth, tuple(int(v) for v in origin), cloud.points, qp, int(chroma_qp_offset), postfilter
+    )
+    data = pack(
+        CODEC_ID,
+        header.to_bytes(),
+        [Chunk(GEOMETRY_CHUNK, geometry), Chunk(ATTRIBUTE_CHUNK, attributes)],
+    )
+    stats = EncodeStats(
+        points=cloud.points,
+        depth=depth,
+        geometry_bits=8 * len(geometry),
+        attribute_bits=8 * len(attributes),
+        total_bits=8 * len(data),
+        geometry_seconds=geometry_done - started,
+        attribute_seconds=done - geometry_done,
+    )
+    return data, stats
+
+
+def encode_cloud(cloud: PointCloud, qp: int, chroma_qp_offset: int = -1) -> bytes:
+    """Encode a voxelized cloud: lossless geometry, colours at G-PCC QP ``qp``.
+
+    Args:
+        cloud: int32 ``[N,3]`` unique voxels with uint8 ``[N,3]`` colours.
+        qp: luma QP (4..63; the CTC uses 51, 46, 40, 34, 28, 22).
+        chroma_qp_offset: added to ``qp`` for Cb and Cr.
+
+    Returns:
+        The whole ``.nmc`` file.
+    """
+    return encode_cloud_with_stats(cloud, qp, chroma_qp_offset)[0]
+
+
+def _chunk(container: Container, kind: str) -> bytes:
+    found = [c.payload for c in container.chunks if c.kind == kind]
+    if len(found) != 1:
+        raise BitstreamError(f"point-cloud file: expected one {kind} chunk, found {len(found)}")
+    return found[0]
+
+
+def decode_container(container: Container) -> DecodedCloud:
+    """Decode a parsed point-cloud container (see :func:`decode_cloud`)."""
+    if container.codec_id != CODEC_ID:
+        raise BitstreamError(
+            f"codec id {container.codec_id} is not a point cloud (expected {CODEC_ID})"
+        )
+    header = CloudHeader.from_bytes(container.header)
+    geometry = _chunk(container, GEOMETRY_CHUNK)
+    attributes = _chunk(container, ATTRIBUTE_CHUNK)
+    tree = decode_geometry(geometry, header.depth, header.points)
+    params = AttributeParams(header.qp, header.chroma_qp_offset)
+    ycbcr = decode_attributes(attributes, tree, params)
+    xyz = morton_decode(tree.codes[header.depth]) + np.asarray(header.origin, dtype=np.int64)
+    if xyz.min() < -(1 << 31) or xyz.max() >= 1 << 31:
+        raise BitstreamError("point-cloud file: decoded coordinates overflow int32")
+    step = np.full(header.points, qp_step(header.qp), dtype=np.float32)
+    return DecodedCloud(
+        xyz=xyz.astype(np.int32),
+        rgb=ycbcr_to_rgb(ycbcr),
+        step=step,
+        qp=header.qp,
+        chroma_qp_offset=header.chroma_qp_offset,
+        geometry_bits=8 * len(geometry),
+        attribute_bits=8 * len(attributes),
+    )
+
+
+def decode_cloud(data: bytes) -> DecodedCloud:
+    """Decode a ``.nmc`` point-cloud file.
+
+    Returns the points in Morton order of their coordinates relative to the encoder's
+    minimum corner, with ``xyz`` int32 ``[N,3]`` (as a set equal to the encoded voxels),
+    ``rgb`` uint8 ``[N,3]`` and ``step`` float32 ``[N]`` (each point's luma quantization
+    step in 8-bit units). Raises :class:`BitstreamError` on damaged or foreign bytes.
+    """
+    return decode_container(unpack(bytes(data)))

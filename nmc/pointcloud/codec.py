@@ -1,0 +1,179 @@
+"""The point-cloud codec's plug-in for :mod:`nmc.registry` (codec id 2).
+
+Lossless octree geometry and RAHT-coded colours at G-PCC QPs (DESIGN.md § 5). Encode options:
+``qp`` (4..63, default 34) or ``quality`` (1..8 -> QP 51, 46, 40, 34, 28, 22, 16, 10),
+``chroma_qp_offset`` (default -1), ``bits`` (voxel grid depth of float inputs, default 10),
+``postfilter`` (recorded as the decoder's default), ``progress``. Decode options:
+``postfilter`` (``none`` or ``msgat``; default: what the file records), ``device``,
+``progress``. An option given to the wrong side raises :class:`~nmc.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nmc.bitstream import Container
+from nmc.errors import InputError
+from nmc.pointcloud import postfilter
+from nmc.pointcloud.cloud import DecodedCloud, PointCloud
+from nmc.pointcloud.cloud_codec import (
+    ATTRIBUTE_CHUNK,
+    CODEC_ID,
+    GEOMETRY_CHUNK,
+    decode_container,
+    encode_cloud_with_stats,
+)
+from nmc.pointcloud.header import POSTFILTERS, CloudHeader
+from nmc.pointcloud.io import DEFAULT_BITS, INPUT_SUFFIXES, load_cloud, write_ply
+from nmc.pointcloud.qp import qp_step
+
+NAME = "pointcloud"
+DEFAULT_QP = 34
+QUALITY_QPS = (51, 46, 40, 34, 28, 22, 16, 10)
+__all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode", "describe",
+           "encode", "write_output"]  # fmt: skip
+
+OPTIONS = {
+    "qp": "G-PCC attribute QP of luma, 4..63 (CTC: 51 46 40 34 28 22; default 34)",
+    "chroma_qp_offset": "QP offset of Cb and Cr (default -1, as G-PCC's CTC)",
+    "bits": "voxel grid depth for float coordinates (default 10)",
+    "postfilter": "colour post-filter: none or msgat (encode: the decoder's default)",
+}
+_ENCODE = {"qp", "quality", "chroma_qp_offset", "bits", "postfilter", "progress"}
+_DECODE = {"postfilter", "device", "progress"}
+
+
+def _check(options: dict[str, Any], allowed: set[str], side: str) -> dict[str, Any]:
+    options = {k: v for k, v in options.items() if v is not None}
+    wrong = sorted(set(options) - allowed)
+    if wrong:
+        raise InputError(f"option(s) {', '.join(wrong)} do not apply to point-cloud {side}")
+    return options
+
+
+def accepts(source: object) -> bool:
+    """True for a :class:`PointCloud` or a path ending in ``.ply`` / ``.pcd``."""
+    if isinstance(source, PointCloud):
+        return True
+    if isinstance(source, (str, Path)):
+        return Path(source).suffix.lower() in INPUT_SUFFIXES
+    return False
+
+
+def _qp(options: dict[str, Any]) -> int:
+    if "qp" in options and "quality" in options:
+        raise InputError("give either qp or quality, not both")
+    if "quality" in options:
+        quality = options["quality"]
+        if isinstance(quality, bool) or quality not in range(1, len(QUALITY_QPS) + 1):
+            raise InputError(f"quality must be an integer 1..{len(QUALITY_QPS)}, got {quality!r}")
+        return QUALITY_QPS[quality - 1]
+    return options.get("qp", DEFAULT_QP)
+
+
+def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
+    """Encode a point-cloud file or :class:`PointCloud`: ``(.nmc bytes, JSON-able report)``."""
+    options = _check(options, _ENCODE, "encoding")
+    qp = _qp(options)
+    name = options.get("postfilter", "none")
+    if name not in POSTFILTERS:
+        raise InputError(f"unknown post-filter {name!r}; choose one of {', '.join(POSTFILTERS)}")
+    report: dict[str, Any] = {}
+    if isinstance(source, PointCloud):
+        if "bits" in options:
+            raise InputError("bits applies to files; a PointCloud is already voxelized")
+        cloud = source
+    else:
+        cloud, info = load_cloud(source, options.get("bits", DEFAULT_BITS))
+        report.update(
+            source=info.path,
+            source_points=info.source_points,
+            dropped_points=info.dropped_points,
+            kept_exact=info.kept_exact,
+        )
+    started = time.perf_counter()
+    data, stats = encode_cloud_with_stats(
+        cloud, qp, options.get("chroma_qp_offset", -1), POSTFILTERS.index(name)
+    )
+    points = stats.points
+    report.update(
+        points=points,
+        depth=stats.depth,
+        qp=qp,
+        chroma_qp_offset=options.get("chroma_qp_offset", -1),
+        luma_step=qp_step(qp),
+        geometry_bits=stats.geometry_bits,
+        attribute_bits=stats.attribute_bits,
+        total_bits=stats.total_bits,
+        geometry_bpp=stats.geometry_bits / points,
+        attribute_bpp=stats.attribute_bits / points,
+        total_bpp=stats.total_bits / points,
+        encode_seconds=time.perf_counter() - started,
+    )
+    return data, report
+
+
+def decode(container: Container, **options: Any) -> tuple[DecodedCloud, dict[str, Any]]:
+    """Decode to a :class:`DecodedCloud` (Morton point order), post-filtered if asked."""
+    options = _check(options, _DECODE, "decoding")
+    started = time.perf_counter()
+    decoded = decode_container(container)
+    decoded_at = time.perf_counter()
+    header = CloudHeader.from_bytes(container.header)
+    name = options.get("postfilter", POSTFILTERS[header.postfilter])
+    rgb = postfilter.apply(
+        name, decoded, options.get("device", "cpu"), bool(options.get("progress", False))
+    )
+    if rgb is not decoded.rgb:
+        decoded = dataclasses.replace(decoded, rgb=rgb)
+    done = time.perf_counter()
+    report = {
+        "points": decoded.points,
+        "qp": decoded.qp,
+        "chroma_qp_offset": decoded.chroma_qp_offset,
+        "luma_step": qp_step(decoded.qp),
+        "geometry_bits": decoded.geometry_bits,
+        "attribute_bits": decoded.attribute_bits,
+        "attribute_bpp": decoded.attribute_bits / decoded.points,
+        "postfilter": name,
+        "point_order": "morton",
+        "decode_seconds": decoded_at - started,
+        "postfilter_seconds": done - decoded_at,
+    }
+    return decoded, report
+
+
+def write_output(media: DecodedCloud | PointCloud, path: Path, **options: Any) -> None:
+    """Write a decoded cloud as a binary ``.ply`` with colour, atomically."""
+    if Path(path).suffix.lower() != ".ply":
+        raise InputError(f"{path}: decoded point clouds are written as .ply")
+    write_ply(path, np.asarray(media.xyz), np.asarray(media.rgb))
+
+
+def describe(container: Container) -> dict[str, Any]:
+    """Codec header and chunk sizes as a JSON-able dict (for ``nmc info``)."""
+    header = CloudHeader.from_bytes(container.header)
+    sizes = {GEOMETRY_CHUNK: 0, ATTRIBUTE_CHUNK: 0}
+    for chunk in container.chunks:
+        sizes[chunk.kind] = sizes.get(chunk.kind, 0) + 8 * len(chunk.payload)
+    return {
+        "points": header.points,
+        "geometry_bits": sizes[GEOMETRY_CHUNK],
+        "attribute_bits": sizes[ATTRIBUTE_CHUNK],
+        "pointcloud": {
+            "depth": header.depth,
+            "origin": list(header.origin),
+            "qp": header.qp,
+            "chroma_qp_offset": header.chroma_qp_offset,
+            "luma_step": qp_step(header.qp),
+            "postfilter": POSTFILTERS[header.postfilter],
+            "geometry_bpp": sizes[GEOMETRY_CHUNK] / header.points,
+            "attribute_bpp": sizes[ATTRIBUTE_CHUNK] / header.points,
+            "total_bpp": 8 * container.total_bytes / header.points,
+        },
+    }

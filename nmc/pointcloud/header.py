@@ -1,0 +1,78 @@
+"""The point-cloud codec header (the container's codec header bytes, codec id 2).
+
+Layout (little-endian, ``docs/pointcloud.md``)::
+
+    version:u8 = 1   depth:u8   origin:svarint*3   points:uvarint
+    qp:u8   chroma_qp_offset:svarint   postfilter:u8
+
+``origin`` is added to the decoded voxel coordinates; ``postfilter`` names the post-filter
+the encoder recommends (0 = none, 1 = MS-GAT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nmc.bitstream import FieldReader, FieldWriter
+from nmc.errors import BitstreamError
+from nmc.pointcloud.morton import MAX_BITS
+from nmc.pointcloud.qp import MAX_QP, MIN_QP
+
+VERSION = 1
+MAX_POINTS = 1 << 24
+POSTFILTERS = ("none", "msgat")
+_MAX_ORIGIN = 1 << 31
+
+
+@dataclass(frozen=True)
+class CloudHeader:
+    """What a decoder needs before the chunks.
+
+    Attributes:
+        depth: octree levels below the root (1..21).
+        origin: (x, y, z) added to the decoded voxel coordinates.
+        points: number of voxels (1 .. 2**24).
+        qp: luma QP.
+        chroma_qp_offset: chroma QP offset.
+        postfilter: index into :data:`POSTFILTERS`.
+    """
+
+    depth: int
+    origin: tuple[int, int, int]
+    points: int
+    qp: int
+    chroma_qp_offset: int
+    postfilter: int = 0
+
+    def to_bytes(self) -> bytes:
+        out = FieldWriter().u8(VERSION).u8(self.depth)
+        for value in self.origin:
+            out.svarint(value)
+        out.uvarint(self.points).u8(self.qp).svarint(self.chroma_qp_offset).u8(self.postfilter)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CloudHeader:
+        src = FieldReader(data, "point-cloud header")
+        version = src.u8()
+        if version != VERSION:
+            raise BitstreamError(
+                f"point-cloud header: version {version} is not supported (this nmc reads "
+                f"{VERSION}); decode with the nmc release that wrote the file"
+            )
+        depth = src.u8()
+        origin = (src.svarint(), src.svarint(), src.svarint())
+        points = src.bounded_uvarint(MAX_POINTS, "points")
+        qp, offset, postfilter = src.u8(), src.svarint(), src.u8()
+        src.expect_end()
+        if not 1 <= depth <= MAX_BITS:
+            raise BitstreamError(f"point-cloud header: depth {depth} outside 1..{MAX_BITS}")
+        if points < 1 or points > 8**depth:
+            raise BitstreamError(f"point-cloud header: {points} points cannot fit depth {depth}")
+        if any(abs(v) >= _MAX_ORIGIN for v in origin):
+            raise BitstreamError("point-cloud header: origin outside the int32 range")
+        if not MIN_QP <= qp <= MAX_QP or abs(offset) > MAX_QP:
+            raise BitstreamError(f"point-cloud header: qp {qp} / offset {offset} out of range")
+        if postfilter >= len(POSTFILTERS):
+            raise BitstreamError(f"point-cloud header: unknown post-filter id {postfilter}")
+        return cls(depth, origin, points, qp, offset, postfilter)

