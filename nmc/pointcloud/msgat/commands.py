@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=Path, help="folder of scans (.pcd / .ply)")
     p.add_argument("-o", "--output", required=True, type=Path, help="weights file to write (.pt)")
     p.add_argument(
-        "--cache", type=Path, default=None, help="cache of coded scans [OUTPUT dir/msgat_cache]"
+        "--cache", type=Path, default=None, help="cache of coded scans [$XDG_CACHE_HOME/nmc/msgat]"
     )
     p.add_argument("--qps", default=",".join(map(str, CTC_QPS)), help="QPs to code at")
     p.add_argument("--bits", type=int, default=10, help="voxel grid depth")

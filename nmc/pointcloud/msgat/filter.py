@@ -11,6 +11,8 @@ from tqdm import tqdm
 
 from nmc.errors import InputError
 from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.pointcloud.morton import MAX_BITS as MORTON_BITS
+from nmc.pointcloud.morton import morton_encode
 from nmc.pointcloud.msgat.checkpoint import load_weights
 from nmc.pointcloud.msgat.config import PatchConfig
 from nmc.pointcloud.msgat.gating import StepGating
@@ -100,10 +102,14 @@ class PostFilter:
         num = xyz.shape[0]
         dev = _device(device)
         model = self.model.to(dev)
+        # Patches and farthest-point samples depend on the order of the points: a canonical
+        # order makes the result a function of the cloud alone.
+        order = _canonical_order(xyz)
+        xyz = xyz[order]
         total = torch.zeros(num, 3, dtype=torch.float32)
         weight_sum = torch.zeros(num, dtype=torch.float32)
-        ycc_t = torch.from_numpy(np.ascontiguousarray(ycc, dtype=np.float32))
-        step_t = torch.from_numpy(np.ascontiguousarray(step, dtype=np.float32))
+        ycc_t = torch.from_numpy(np.ascontiguousarray(ycc[order], dtype=np.float32))
+        step_t = torch.from_numpy(np.ascontiguousarray(step[order], dtype=np.float32))
         bar = tqdm(unit="patch", desc="msgat", disable=not progress, leave=False)
         with torch.inference_mode():
             for batch in iter_patches(xyz, self.patches):
@@ -117,7 +123,9 @@ class PostFilter:
                 weight_sum.index_add_(0, index, weight)
                 bar.update(batch.index.shape[0])
         bar.close()
-        return (total / weight_sum[:, None]).numpy()
+        residual = np.empty((num, 3), dtype=np.float32)
+        residual[order] = (total / weight_sum[:, None]).numpy()
+        return residual
 
 
 def load_default() -> PostFilter | None:
@@ -141,6 +149,14 @@ def filter_decoded(decoded, device: str = "cpu", progress: bool = False) -> np.n
     if postfilter is None:
         return np.asarray(decoded.rgb)
     return postfilter.apply(decoded.xyz, decoded.rgb, decoded.step, device, progress)
+
+
+def _canonical_order(xyz: np.ndarray) -> np.ndarray:
+    """Morton order of the points (the decoder's own order), lexicographic beyond 21 bits."""
+    shifted = xyz.astype(np.int64) - xyz.min(axis=0)
+    if int(shifted.max()) < 2**MORTON_BITS:
+        return np.argsort(morton_encode(shifted), kind="stable")
+    return np.lexsort(shifted.T[::-1])
 
 
 def _device(name: str) -> torch.device:

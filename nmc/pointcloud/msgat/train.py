@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     held_out = [s for s in str(args.held_out).split(",") if s]
     val_names = [s for s in str(args.val).split(",") if s]
     train_paths, val_paths = split_scans(args.data, held_out, val_names, args.max_train_scans)
-    cache = args.cache or args.output.parent / "msgat_cache"
+    cache = args.cache or _default_cache()
     bar = tqdm(
         total=len(train_paths) + len(val_paths), desc="coding", unit="scan", disable=not show
     )
@@ -200,6 +200,12 @@ def run(args: argparse.Namespace) -> int:
     summary = {q: round(v["gain_db"]["yuv"], 3) for q, v in val_report.items()}
     print(f"wrote {args.output}; validation PSNR-YUV gain (dB) per QP: {summary}", file=sys.stderr)
     return 0
+
+
+def _default_cache() -> Path:
+    """Where coded scans are kept between runs (outside the package and the output folder)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "nmc" / "msgat"
 
 
 def _recipe(args: argparse.Namespace) -> dict:
