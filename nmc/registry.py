@@ -12,6 +12,9 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from nmc.errors import BitstreamError, InputError
 
@@ -63,3 +66,22 @@ def for_source(source: object) -> ModuleType:
         f"cannot encode an object of type {type(source).__name__}; pass a file path, a uint8 "
         "video array [T,H,W,3] or a nmc.pointcloud.PointCloud"
     )
+
+
+def check_options(
+    options: dict[str, Any], allowed: set[str], what: str, integers: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The options that were given (None values dropped), checked against ``allowed``.
+
+    ``what`` names the operation in the error (e.g. ``"video encoding"``); the options named in
+    ``integers`` must be integers. Raises :class:`InputError`.
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = sorted(set(given) - allowed)
+    if wrong:
+        raise InputError(f"option(s) {', '.join(wrong)} do not apply to {what}")
+    for name in integers & set(given):
+        value = given[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InputError(f"{name} must be an integer, got {value!r}")
+    return given

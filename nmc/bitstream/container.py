@@ -15,6 +15,7 @@ the data and missing end chunks with :class:`~nmc.errors.BitstreamError` naming 
 
 from __future__ import annotations
 
+import abc
 import os
 import struct
 import tempfile
@@ -100,7 +101,29 @@ def pack(codec_id: int, header: bytes, chunks: list[Chunk] | tuple[Chunk, ...]) 
     return b"".join(parts)
 
 
-class ContainerWriter:
+class AtomicWriter(abc.ABC):
+    """Context-manager protocol of the atomic writers: ``close()`` on success, ``abort()``
+    (which leaves nothing under the final name) when the block raises."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Finish the output and move it under its final name."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Discard everything written so far."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ContainerWriter(AtomicWriter):
     """Streams chunks to ``path``; the file appears only when :meth:`close` succeeds.
 
     Writes go to a temporary file beside ``path`` that is renamed into place on close, so an
@@ -125,15 +148,6 @@ class ContainerWriter:
 
     def abort(self) -> None:
         self._file.discard()
-
-    def __enter__(self) -> ContainerWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class _AtomicFile:

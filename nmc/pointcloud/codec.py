@@ -31,6 +31,7 @@ from nmc.pointcloud.cloud_codec import (
 from nmc.pointcloud.header import POSTFILTERS, CloudHeader
 from nmc.pointcloud.io import DEFAULT_BITS, INPUT_SUFFIXES, load_cloud, write_ply
 from nmc.pointcloud.qp import qp_step
+from nmc.registry import check_options
 
 NAME = "pointcloud"
 DEFAULT_QP = 34
@@ -46,14 +47,6 @@ OPTIONS = {
 }
 _ENCODE = {"qp", "quality", "chroma_qp_offset", "bits", "postfilter", "progress"}
 _DECODE = {"postfilter", "device", "progress"}
-
-
-def _check(options: dict[str, Any], allowed: set[str], side: str) -> dict[str, Any]:
-    options = {k: v for k, v in options.items() if v is not None}
-    wrong = sorted(set(options) - allowed)
-    if wrong:
-        raise InputError(f"option(s) {', '.join(wrong)} do not apply to point-cloud {side}")
-    return options
 
 
 def accepts(source: object) -> bool:
@@ -78,7 +71,7 @@ def _qp(options: dict[str, Any]) -> int:
 
 def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     """Encode a point-cloud file or :class:`PointCloud`: ``(.nmc bytes, JSON-able report)``."""
-    options = _check(options, _ENCODE, "encoding")
+    options = check_options(options, _ENCODE, "point-cloud encoding")
     qp = _qp(options)
     name = options.get("postfilter", "none")
     if name not in POSTFILTERS:
@@ -120,7 +113,7 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
 
 def decode(container: Container, **options: Any) -> tuple[DecodedCloud, dict[str, Any]]:
     """Decode to a :class:`DecodedCloud` (Morton point order), post-filtered if asked."""
-    options = _check(options, _DECODE, "decoding")
+    options = check_options(options, _DECODE, "point-cloud decoding")
     started = time.perf_counter()
     decoded = decode_container(container)
     decoded_at = time.perf_counter()

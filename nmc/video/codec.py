@@ -16,6 +16,7 @@ import numpy as np
 
 from nmc.bitstream import Container
 from nmc.errors import InputError
+from nmc.registry import check_options
 from nmc.video.config import DEFAULT_QUALITY, config_for
 from nmc.video.decoder import VideoDecoder
 from nmc.video.encoder import CODEC_ID, encode_video
@@ -52,18 +53,6 @@ _DECODE = {"start", "frames", "scale", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "rank", "frames", "start", "seed", "threads"}
 
 
-def _check(options: dict[str, Any], allowed: set[str], side: str) -> dict[str, Any]:
-    options = {k: v for k, v in options.items() if v is not None}
-    wrong = sorted(set(options) - allowed)
-    if wrong:
-        raise InputError(f"option(s) {', '.join(wrong)} do not apply to video {side}")
-    for name in _INTEGER & set(options):
-        value = options[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise InputError(f"{name} must be an integer, got {value!r}")
-    return options
-
-
 def accepts(source: object) -> bool:
     """True for a path with a video suffix, a ``uint8 [T, H, W, 3]`` array or a Video."""
     if isinstance(source, Video):
@@ -77,7 +66,7 @@ def accepts(source: object) -> bool:
 
 def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     """Encode a clip (path, RGB array or :class:`Video`): ``(.nmc bytes, JSON-able report)``."""
-    options = _check(options, _ENCODE, "encoding")
+    options = check_options(options, _ENCODE, "video encoding", frozenset(_INTEGER))
     progress = bool(options.pop("progress", True))
     start = options.pop("start", 0)
     video, info = read_video(source, start, options.pop("frames", None), options.pop("fps", None))
@@ -102,7 +91,7 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
 
 def decode(container: Container, **options: Any) -> tuple[Video, dict[str, Any]]:
     """Decode to a :class:`Video` (8-bit 4:2:0 planes; ``np.asarray(video)`` is RGB)."""
-    options = _check(options, _DECODE, "decoding")
+    options = check_options(options, _DECODE, "video decoding", frozenset(_INTEGER))
     decoder = VideoDecoder(
         container, scale=options.get("scale", 1.0), device=options.get("device", "cpu")
     )

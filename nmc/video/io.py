@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nmc.bitstream import atomic_write_bytes
+from nmc.bitstream import AtomicWriter, atomic_write_bytes
 from nmc.errors import InputError
 from nmc.video.frames import Video, chroma_size, yuv420_to_rgb
 from nmc.video.y4m import Y4mReader, Y4mWriter
@@ -143,7 +143,7 @@ def _read_pyav(path: Path, start: int, stop: int | None) -> tuple[Video, SourceI
     return _assemble(planes, Fraction(rate), path, start), SourceInfo(str(path), pix_fmt, depth)
 
 
-class FrameWriter:
+class FrameWriter(AtomicWriter):
     """Writes 8-bit 4:2:0 frames one at a time to ``.y4m``, ``.mkv`` (FFV1, lossless) or PNGs.
 
     PNG output: a name with a printf pattern (``frame_%04d.png``) is used as is; a plain name
@@ -203,15 +203,6 @@ class FrameWriter:
     def abort(self) -> None:
         if self._y4m is not None:
             self._y4m.abort()
-
-    def __enter__(self) -> FrameWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class _FfvWriter:
