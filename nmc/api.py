@@ -52,9 +52,11 @@ def _container(source: bytes | PathLike | Container) -> Container:
 def decode(source: bytes | PathLike, output: PathLike | None = None, **options: Any) -> Any:
     """Decode a ``.nmc`` file (bytes or path).
 
-    Returns the decoded media (video: ``uint8 [T,H,W,3]``; point cloud: a decoded cloud with
-    ``xyz int32 [N,3]`` and ``rgb uint8 [N,3]``), or writes it to ``output`` (format from the
-    suffix) and returns the path.
+    Returns the decoded media — video: a :class:`nmc.video.Video` (8-bit 4:2:0 planes, kept
+    lossless for ``.y4m`` output; ``np.asarray(video)`` is RGB ``uint8 [T,H,W,3]``); point
+    cloud: a :class:`nmc.pointcloud.DecodedCloud` (``xyz int32 [N,3]``, ``rgb uint8 [N,3]``,
+    per-point ``step``) — or writes it to ``output`` (format from the suffix) and returns the
+    path.
     """
     container = _container(source)
     media, _ = decode_with_report(container, **options)
