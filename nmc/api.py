@@ -34,9 +34,14 @@ def encode(source: object, output: PathLike | None = None, **options: Any) -> by
     return Path(output)
 
 
-def encode_with_report(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
-    """Like :func:`encode` but also returns the codec's report (sizes, quality, timings)."""
-    codec = registry.for_source(source)
+def encode_with_report(
+    source: object, codec_name: str | None = None, **options: Any
+) -> tuple[bytes, dict[str, Any]]:
+    """Like :func:`encode` but also returns the codec's report (sizes, quality, timings).
+
+    ``codec_name`` forces a codec instead of choosing it from the input type.
+    """
+    codec = registry.by_name(codec_name) if codec_name else registry.for_source(source)
     data, report = codec.encode(source, **options)
     return data, {"codec": codec.NAME, "bytes": len(data), **report}
 
@@ -90,14 +95,17 @@ def info(source: bytes | PathLike) -> dict[str, Any]:
         "header_bytes": len(header),
         "chunks": [],
     }
+    table, chunks = [], []
     try:
-        for chunk, _ in iter_chunks(data):
+        for entry, chunk in iter_chunks(data):
+            table.append(entry)
+            chunks.append(chunk)
             out["chunks"].append(
                 {
-                    "index": chunk.index,
-                    "kind": chunk.kind,
-                    "offset": chunk.offset,
-                    "bytes": chunk.size,
+                    "index": entry.index,
+                    "kind": entry.kind,
+                    "offset": entry.offset,
+                    "bytes": entry.size,
                 }
             )
     except BitstreamError as exc:
@@ -110,7 +118,8 @@ def info(source: bytes | PathLike) -> dict[str, Any]:
         out["error"] = str(exc)
         return out
     out["codec"] = codec.NAME
-    out.update(codec.describe(unpack(data)))
+    container = Container(major, minor, codec_id, header, tuple(chunks), tuple(table), len(data))
+    out.update(codec.describe(container))
     return out
 
 

@@ -69,13 +69,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise InputError(f"{source}: no such file")
-    options = _options(args)
-    if args.codec:
-        codec = registry.by_name(args.codec)
-        data, report = codec.encode(source, **options)
-        report = {"codec": codec.NAME, "bytes": len(data), **report}
-    else:
-        data, report = api.encode_with_report(source, **options)
+    data, report = api.encode_with_report(source, args.codec, **_options(args))
     atomic_write_bytes(args.output, data)
     report["output"] = str(args.output)
     if not args.quiet or args.json:
@@ -85,11 +79,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     container = unpack(read_bytes(args.input))
-    codec = registry.by_id(container.codec_id)
     options = _options(args)
-    media, report = codec.decode(container, **options)
-    codec.write_output(media, Path(args.output), **options)
-    report = {"codec": codec.NAME, **report, "output": str(args.output)}
+    media, report = api.decode_with_report(container, **options)
+    registry.by_id(container.codec_id).write_output(media, Path(args.output), **options)
+    report["output"] = str(args.output)
     if not args.quiet or args.json:
         _print_report(report, args.json)
     return 0
