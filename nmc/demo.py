@@ -70,7 +70,7 @@ def _video(out: Path, frames: int, families: tuple[str, ...], progress: bool) ->
 
 def _anchor_row(coded: Any, reference: Any) -> dict[str, float]:
     psnr = psnr_planes(reference.planes, coded.planes)
-    pixels = reference.width * reference.height * reference.frames
+    pixels = reference.width * reference.height * reference.num_frames
     return {"bpp": coded.bits / pixels, "psnr_yuv": psnr["yuv"]}
 
 

@@ -28,7 +28,6 @@ from nmc.bitstream import atomic_write_bytes
 from nmc.errors import NmcError
 from nmc.eval.anchors import encode_video_anchor, resolve_anchor
 from nmc.eval.bdrate import bd_rate
-from nmc.eval.media import VideoClip
 from nmc.eval.metrics import psnr_planes
 from nmc.video import Video, VideoDecoder, encode, read_video
 
@@ -62,8 +61,7 @@ def _run_codec(video: Video, family: str, quality: int, gop: int, extra: dict) -
 
 
 def _run_anchor(video: Video, name: str, crf: int) -> dict[str, Any]:
-    clip = VideoClip(video.y, video.u, video.v, video.fps)
-    out = encode_video_anchor(clip, resolve_anchor(name), crf)
+    out = encode_video_anchor(video, resolve_anchor(name), crf)
     return {"codec": name, "crf": crf, **_measure(video, out.planes, out.bits),
             "encode_s_per_frame": out.encode_s / video.num_frames,
             "decode_fps": video.num_frames / max(out.decode_s, 1e-9)}  # fmt: skip

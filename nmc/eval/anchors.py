@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from nmc.errors import DependencyError, InputError
-from nmc.eval.media import VideoClip, frame_planes
+from nmc.media import Video, frame_planes, planes_frame
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def resolve_anchor(name: str, preset: str | None = None, params: str | None = No
     )
 
 
-def _encoder(anchor: VideoAnchor, clip: VideoClip, crf: int) -> av.CodecContext:
+def _encoder(anchor: VideoAnchor, clip: Video, crf: int) -> av.CodecContext:
     # SVT-AV1 prints its whole configuration to stderr unless told otherwise; a user's own
     # SVT_LOG setting wins.
     os.environ.setdefault("SVT_LOG", "1")
@@ -151,17 +151,7 @@ def _drop_info_sei(data: bytes, syntax: str) -> bytes:
     return b"".join(kept)
 
 
-def _frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, pts: int) -> av.VideoFrame:
-    frame = av.VideoFrame(y.shape[1], y.shape[0], "yuv420p")
-    for plane, values in zip(frame.planes, (y, u, v)):
-        padded = np.zeros((plane.height, plane.line_size), np.uint8)
-        padded[:, : plane.width] = values
-        plane.update(padded)
-    frame.pts = pts
-    return frame
-
-
-def encode_video_anchor(clip: VideoClip, anchor: VideoAnchor, crf: int) -> AnchorOutput:
+def encode_video_anchor(clip: Video, anchor: VideoAnchor, crf: int) -> AnchorOutput:
     """Encode ``clip`` with ``anchor`` at ``crf``, decode it back, and time both.
 
     Raises:
@@ -178,8 +168,8 @@ def encode_video_anchor(clip: VideoClip, anchor: VideoAnchor, crf: int) -> Ancho
     started = time.perf_counter()
     encoder = _encoder(anchor, clip, crf)
     packets = []
-    for index in range(clip.frames):
-        packets += encoder.encode(_frame(clip.y[index], clip.u[index], clip.v[index], index))
+    for index in range(clip.num_frames):
+        packets += encoder.encode(planes_frame(*clip.frame(index), index))
     packets += encoder.encode(None)
     payloads = [_drop_info_sei(bytes(packet), anchor.nal_syntax) for packet in packets]
     encode_s = time.perf_counter() - started
@@ -190,9 +180,9 @@ def encode_video_anchor(clip: VideoClip, anchor: VideoAnchor, crf: int) -> Ancho
     decoded = []
     for packet in [*(av.Packet(payload) for payload in payloads), None]:
         for frame in decoder.decode(packet):
-            decoded.append(tuple(p.copy() for p in frame_planes(frame.reformat(format="yuv420p"))))
+            decoded.append(frame_planes(frame.reformat(format="yuv420p")))
     decode_s = time.perf_counter() - started
-    if len(decoded) != clip.frames:
-        raise InputError(f"{anchor.decoder} returned {len(decoded)} frames for {clip.frames}")
+    if len(decoded) != clip.num_frames:
+        raise InputError(f"{anchor.decoder} returned {len(decoded)} frames for {clip.num_frames}")
     planes = tuple(np.stack([f[i] for f in decoded]) for i in range(3))
     return AnchorOutput(bits, planes, encode_s, decode_s)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from nmc import datasets
 from nmc.errors import DependencyError, InputError
 from nmc.eval.executors import execute
+from nmc.eval.fingerprint import codec_fingerprint
 from nmc.eval.points import PointTask
 from nmc.eval.recipe import CodecConfig, Recipe
 from nmc.eval.results import RdStore
@@ -99,9 +100,19 @@ def plan(recipe: Recipe, tmc3: str | None = None) -> tuple[list[PointTask], dict
             codecs.append(_points_file(codec))
         else:
             skipped[codec.name] = reason
+    # The sources are hashed once per run; every point of an nmc codec carries the result.
+    fingerprints = {c.target: codec_fingerprint(c.target) for c in codecs if c.source == "codec"}
     tasks = [
         PointTask(
-            recipe.kind, label, str(path.resolve()), recipe.frames, recipe.start, codec, rate, tmc3
+            recipe.kind,
+            label,
+            str(path.resolve()),
+            recipe.frames,
+            recipe.start,
+            codec,
+            rate,
+            tmc3,
+            fingerprints[codec.target] if codec.source == "codec" else "",
         )
         for label, path in sources
         for codec in codecs

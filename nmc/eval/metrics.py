@@ -5,9 +5,9 @@ Conventions (DESIGN.md § 5):
 - Video is measured on 8-bit YUV 4:2:0 planes, peak 255. PSNR is computed per frame and per
   plane, then averaged over frames; PSNR-YUV = (6·Y + U + V) / 8. A frame whose MSE is zero
   counts as :data:`PSNR_CAP_DB` so that one perfect frame cannot make a mean infinite.
-- RGB frames are turned into YUV 4:2:0 with :func:`rgb_to_yuv420`: BT.601 limited range (the
-  matrix ffmpeg's swscale uses by default for ``rgb24 -> yuv420p``), chroma taken as the mean of
-  each 2×2 block of RGB (sizes rounded up, edge pixels repeated for odd sizes).
+- RGB frames are turned into YUV 4:2:0 with :func:`nmc.media.rgb_to_yuv420`: BT.601 limited
+  range (the matrix ffmpeg's swscale uses by default for ``rgb24 -> yuv420p``), chroma taken as
+  the mean of each 2×2 block (sizes rounded up, edge samples repeated for odd sizes).
 - MS-SSIM is computed on the Y plane (Wang et al. 2003: five scales, 11-tap Gaussian σ = 1.5,
   K = (0.01, 0.03)); see :func:`ms_ssim`.
 - Point-cloud attributes: RGB -> YCbCr BT.709 full range (Cb, Cr offset 128), PSNR per channel
@@ -22,33 +22,10 @@ from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 
 from nmc.errors import InputError
+from nmc.media.ycbcr import rgb_to_ycbcr
 
 PSNR_CAP_DB = 100.0
 """PSNR (dB) reported for a frame or channel whose MSE is exactly zero."""
-
-# BT.601 limited range, rows Y, Cb, Cr; inputs in 0..255 (ITU-R BT.601 with 219/224 scaling).
-_BT601_LIMITED = (
-    np.array(
-        [
-            [65.481, 128.553, 24.966],
-            [-37.797, -74.203, 112.0],
-            [112.0, -93.786, -18.214],
-        ]
-    )
-    / 255.0
-)
-_BT601_OFFSET = np.array([16.0, 128.0, 128.0])
-
-# BT.709 full range as used by pc_error / G-PCC: Y = Kr R + Kg G + Kb B, Cb = (B - Y) / 1.8556
-# + 128, Cr = (R - Y) / 1.5748 + 128.
-_KR, _KB = 0.2126, 0.0722
-_BT709_FULL = np.array(
-    [
-        [_KR, 1.0 - _KR - _KB, _KB],
-        [-_KR / 1.8556, -(1.0 - _KR - _KB) / 1.8556, (1.0 - _KB) / 1.8556],
-        [(1.0 - _KR) / 1.5748, -(1.0 - _KR - _KB) / 1.5748, -_KB / 1.5748],
-    ]
-)
 
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -105,38 +82,6 @@ def psnr_planes(
         raise InputError("psnr_planes expects (Y, U, V) tuples for both reference and test")
     y, u, v = (plane_psnr(r, t) for r, t in zip(ref_yuv, test_yuv))
     return {"y": y, "u": u, "v": v, "yuv": (6.0 * y + u + v) / 8.0}
-
-
-def rgb_to_yuv420(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """RGB frames to 8-bit YUV 4:2:0 planes (BT.601 limited range, 2×2 mean chroma).
-
-    Args:
-        frames: uint8 ``[T,H,W,3]`` (or ``[H,W,3]``), RGB order.
-
-    Returns:
-        ``(Y, U, V)`` uint8; Y ``[T,H,W]``, U and V ``[T,ceil(H/2),ceil(W/2)]`` (no T axis when
-        the input had none). Odd sizes repeat the last row/column before the 2×2 mean.
-    """
-    frames = np.asarray(frames)
-    single = frames.ndim == 3
-    if single:
-        frames = frames[None]
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise InputError(
-            f"rgb_to_yuv420 expects uint8 RGB frames [T,H,W,3], got {frames.dtype} {frames.shape}"
-        )
-    rgb = frames.astype(np.float64)
-    luma = rgb @ _BT601_LIMITED[0] + _BT601_OFFSET[0]
-    height, width = frames.shape[1:3]
-    padded = np.pad(rgb, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    t, ph, pw, _ = padded.shape
-    mean = padded.reshape(t, ph // 2, 2, pw // 2, 2, 3).mean(axis=(2, 4))
-    chroma = mean @ _BT601_LIMITED[1:].T + _BT601_OFFSET[1:]
-    planes = (luma, chroma[..., 0], chroma[..., 1])
-    out = tuple(np.clip(np.floor(p + 0.5), 0, 255).astype(np.uint8) for p in planes)
-    if single:
-        out = tuple(p[0] for p in out)
-    return out  # type: ignore[return-value]
 
 
 def _gaussian_1d(size: int, sigma: float) -> np.ndarray:
@@ -236,7 +181,7 @@ def rgb_to_ycbcr_bt709(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb, dtype=np.float64)
     if rgb.ndim != 2 or rgb.shape[1] != 3:
         raise InputError(f"expected colours [N,3], got shape {rgb.shape}")
-    return rgb @ _BT709_FULL.T + np.array([0.0, 128.0, 128.0])
+    return rgb_to_ycbcr(rgb)
 
 
 def _channel_psnr(mse: np.ndarray) -> dict[str, float]:

@@ -10,7 +10,8 @@ A record (one JSON line of ``rd.jsonl``) always carries ``key``, ``dataset``, ``
 clouds: attribute bits per input point), ``psnr_y``, ``psnr_u``, ``psnr_v``, ``psnr_yuv`` (dB),
 ``encode_s`` and ``decode_s``; video adds ``bits``, ``frames``, ``width``, ``height`` and
 ``ms_ssim_y``; point clouds add ``points``, ``attr_bits``, ``geom_bits``, ``total_bits``,
-``total_bpp`` and ``geometry_lossless``; points of nmc codecs add ``nmc_version``.
+``total_bpp`` and ``geometry_lossless``; points of nmc codecs add ``nmc_version`` and
+``nmc_source`` (the :func:`~nmc.eval.fingerprint.codec_fingerprint` of the code that made them).
 """
 
 from __future__ import annotations
@@ -28,16 +29,17 @@ import nmc
 from nmc.errors import InputError
 from nmc.eval.anchors import encode_video_anchor, resolve_anchor
 from nmc.eval.clouds import Cloud, load_cloud
-from nmc.eval.media import VideoClip, load_video
+from nmc.eval.fingerprint import codec_fingerprint
+from nmc.eval.media import load_video
 from nmc.eval.metrics import (
     attribute_psnr,
     attribute_psnr_nn,
     ms_ssim,
     psnr_planes,
-    rgb_to_yuv420,
 )
 from nmc.eval.recipe import CodecConfig
 from nmc.eval.tmc3 import find_tmc3, run_tmc3
+from nmc.media import Video, rgb_to_yuv420
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class PointTask:
         codec: the codec configuration.
         rate: the value of ``codec.rate_option`` for this point.
         tmc3: path of the tmc3 executable, for ``tmc3`` codecs.
+        source_fingerprint: for nmc codecs, the fingerprint of the codec's sources (computed
+            here when not given; a campaign computes it once per run).
     """
 
     kind: str
@@ -62,24 +66,34 @@ class PointTask:
     codec: CodecConfig
     rate: int | float
     tmc3: str | None = None
+    source_fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.codec.source == "codec" and not self.source_fingerprint:
+            object.__setattr__(self, "source_fingerprint", codec_fingerprint(self.codec.target))
 
     @property
     def key(self) -> str:
-        """Stable identity of the point: a cached record with this key is reused."""
+        """Stable identity of the point: a cached record with this key is reused.
+
+        Points of nmc codecs also hash the codec's source fingerprint, so that changed code is
+        measured again; other points keep the keys they always had.
+        """
         source = Path(self.source)
         size = source.stat().st_size if source.is_file() else -1
         frames = (self.frames, self.start) if self.kind == "video" else None
-        text = json.dumps(
-            [
-                self.kind,
-                self.dataset,
-                source.name,
-                size,
-                frames,
-                self.codec.fingerprint(),
-                self.rate,
-            ]
-        )
+        parts = [
+            self.kind,
+            self.dataset,
+            source.name,
+            size,
+            frames,
+            self.codec.fingerprint(),
+            self.rate,
+        ]
+        if self.codec.source == "codec":
+            parts.append(self.source_fingerprint)
+        text = json.dumps(parts)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -94,14 +108,14 @@ def _nmc_round_trip(source: str, options: dict[str, Any]) -> tuple[bytes, Any, f
     return data, media, encode_s, time.perf_counter() - started
 
 
-def _video_planes(media: Any, clip: VideoClip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _video_planes(media: Any, clip: Video) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decoded video as YUV 4:2:0 planes, from an object with ``y``, ``u``, ``v`` planes (the
     codec's native 4:2:0 output) or from RGB frames ``uint8 [T,H,W,3]``."""
     if all(hasattr(media, name) for name in ("y", "u", "v")):
         planes = tuple(np.asarray(getattr(media, name)) for name in ("y", "u", "v"))
     else:
         frames = np.asarray(media)
-        expected = (clip.frames, clip.height, clip.width, 3)
+        expected = (clip.num_frames, clip.height, clip.width, 3)
         if frames.shape != expected or frames.dtype != np.uint8:
             raise InputError(
                 f"decoded video is {frames.dtype} {frames.shape}, expected uint8 {expected}"
@@ -139,11 +153,11 @@ def _video_point(task: PointTask) -> dict[str, Any]:
         raise InputError(f"codec {codec.name!r}: {codec.source} codecs do not code video")
     quality = psnr_planes(clip.planes, planes)
     return {
-        "frames": clip.frames,
+        "frames": clip.num_frames,
         "width": clip.width,
         "height": clip.height,
         "bits": bits,
-        "bpp": bits / (clip.width * clip.height * clip.frames),
+        "bpp": bits / (clip.width * clip.height * clip.num_frames),
         **{f"psnr_{k}": v for k, v in quality.items()},
         "ms_ssim_y": ms_ssim(clip.y, planes[0]),
         "encode_s": encode_s,
@@ -241,7 +255,11 @@ def run_point(task: PointTask) -> dict[str, Any]:
             measured = _tmc3_point(task, reference)
         else:
             raise InputError(f"codec {codec.name!r}: video anchors do not code point clouds")
-    version = {"nmc_version": nmc.__version__} if codec.source == "codec" else {}
+    version = (
+        {"nmc_version": nmc.__version__, "nmc_source": task.source_fingerprint}
+        if codec.source == "codec"
+        else {}
+    )
     return {
         "key": task.key,
         "dataset": task.dataset,

@@ -13,8 +13,7 @@ light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nmc._lazy import lazy_exports
 
 _EXPORTS = {
     "DecodedCloud": "nmc.pointcloud.cloud",
@@ -28,14 +27,10 @@ _EXPORTS = {
     "encode_cloud_with_stats": "nmc.pointcloud.cloud_codec",
     "decode_cloud": "nmc.pointcloud.cloud_codec",
     "qp_step": "nmc.pointcloud.qp",
-    "rgb_to_ycbcr": "nmc.pointcloud.colour",
-    "ycbcr_to_rgb": "nmc.pointcloud.colour",
+    "rgb_to_ycbcr": "nmc.media.ycbcr",
+    "ycbcr_to_rgb": "nmc.media.ycbcr",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmc.bitstream import FieldReader, FieldWriter
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder
 from nmc.errors import BitstreamError
-from nmc.pointcloud.adaptive import AdaptiveDecoder, AdaptiveEncoder
 from nmc.pointcloud.coefficients import (
     Layout,
     Quantizer,

@@ -17,9 +17,9 @@ import numpy as np
 
 from nmc.bitstream import Chunk, Container, pack, unpack
 from nmc.errors import BitstreamError, InputError
+from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.attributes import AttributeParams, decode_attributes, encode_attributes
 from nmc.pointcloud.cloud import DecodedCloud, PointCloud, checked_cloud
-from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.geometry import decode_geometry, encode_geometry
 from nmc.pointcloud.header import MAX_POINTS, CloudHeader
 from nmc.pointcloud.morton import MAX_BITS, morton_decode, morton_encode

@@ -5,7 +5,7 @@ merge step, coarse to fine (x, then y, then z), and within a step channel by cha
 (Y, Cb, Cr). Each magnitude is binarized: significance (``|q| > 0``), ``|q| > 1``, then
 ``|q| - 2`` as an order-0 Exp-Golomb code (unary prefix flags, then suffix bits); signs follow
 after the whole group, one per non-zero value. Every bit goes through the adaptive binary
-coder of :mod:`nmc.pointcloud.adaptive`.
+coder of :mod:`nmc.entropy.adaptive`.
 
 Contexts (integers only, so every decoder parses alike):
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel
 from nmc.errors import BitstreamError
-from nmc.pointcloud.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel
 from nmc.pointcloud.raht import Step, coefficient_weights
 
 WEIGHT_CLASSES = 16

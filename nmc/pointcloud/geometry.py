@@ -13,7 +13,7 @@ level. The context of bit ``k`` of a node gathers, per axis:
 plus the number of children already found in the node (capped at 3), ``k`` and a depth class
 (the last three levels each have their own statistics). A node's last bit is not coded when
 its first seven are zero (a node has at least one child). Bits are coded with the adaptive
-coder of :mod:`nmc.pointcloud.adaptive`, one rANS stream per level, statistics carried from
+coder of :mod:`nmc.entropy.adaptive`, one rANS stream per level, statistics carried from
 level to level.
 
 Payload: one ``blob`` per level (``depth`` of them).
@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from nmc.bitstream import FieldReader, FieldWriter
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
 from nmc.errors import BitstreamError
-from nmc.pointcloud.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
 from nmc.pointcloud.octree import Octree, child_codes, face_neighbours
 
 _DEPTH_CLASSES = 4

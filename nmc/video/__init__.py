@@ -22,11 +22,11 @@ import os
 from typing import Any
 
 from nmc.bitstream import Container
+from nmc.media import Video
 from nmc.video.codec import encode
 from nmc.video.config import EncoderConfig, config_for
 from nmc.video.decoder import VideoDecoder
-from nmc.video.encoder import encode_video
-from nmc.video.frames import Video
+from nmc.video.encoder import FrameTrace, encode_video
 from nmc.video.io import FrameWriter, read_video, write_video
 
 
@@ -46,6 +46,7 @@ def decode(
 
 __all__ = [
     "EncoderConfig",
+    "FrameTrace",
     "FrameWriter",
     "Video",
     "VideoDecoder",

@@ -16,13 +16,13 @@ import numpy as np
 
 from nmc.bitstream import Container
 from nmc.errors import InputError
+from nmc.media import INPUT_SUFFIXES, Video
 from nmc.registry import check_options
 from nmc.video.config import DEFAULT_QUALITY, config_for
 from nmc.video.decoder import VideoDecoder
 from nmc.video.encoder import CODEC_ID, encode_video
 from nmc.video.format import VideoHeader
-from nmc.video.frames import Video
-from nmc.video.io import INPUT_SUFFIXES, read_video, write_video
+from nmc.video.io import read_video, write_video
 from nmc.video.rate_control import search_quality
 
 NAME = "video"

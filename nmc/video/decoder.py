@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from nmc.bitstream import Container, read_file, unpack
 from nmc.errors import BitstreamError, InputError, NmcError
+from nmc.media import Video
 from nmc.video.format import INTRA, PREDICTED, VideoHeader, parse_payload
-from nmc.video.frames import Video
 from nmc.video.networks import lowrank_step, render, torch_threads, update_plan
 from nmc.weights import decode_state_dict, decode_update
 
@@ -157,7 +157,7 @@ class VideoDecoder:
         return self.frames()
 
     def read(self, start: int = 0, count: int | None = None, progress: bool = False) -> Video:
-        """Frames ``start .. start+count-1`` as a :class:`~nmc.video.frames.Video`.
+        """Frames ``start .. start+count-1`` as a :class:`~nmc.media.Video`.
 
         ``progress`` shows a tqdm bar (stderr).
         """

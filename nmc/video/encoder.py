@@ -11,7 +11,8 @@ will rebuild (closed loop), so quantization errors never accumulate unseen.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -21,15 +22,36 @@ from tqdm import tqdm
 from nmc.bitstream import Chunk, pack
 from nmc.errors import BitstreamError, InputError
 from nmc.eval.metrics import psnr_planes
+from nmc.media import Video
 from nmc.video.config import EncoderConfig
 from nmc.video.fit import FitSettings, State, fit_intra, fit_update
 from nmc.video.format import INTRA, VideoHeader, intra_payload, predicted_payload
-from nmc.video.frames import Video
 from nmc.video.networks import NetSpec, lowrank_step, render, torch_threads, update_plan
 from nmc.video.planes import loss_weights, to_grid
 from nmc.weights import encode_state_dict, encode_update
 
 CODEC_ID = 1
+
+
+@dataclass(frozen=True)
+class FrameTrace:
+    """What the encoder fitted and what it coded for one frame (CPU float32 tensors).
+
+    Attributes:
+        index: frame index in the clip.
+        kind: ``"IFRM"`` or ``"PFRM"``.
+        reference: the previous frame's decoded weights a P frame steps from (None for I).
+        fitted: the fitted weights *before* quantization of the tensors this frame codes
+            densely: every parameter for an I frame; ``reference + fitted step`` of the
+            update plan's dense tensors for a P frame (low-rank factors are not included).
+        decoded: the weights the decoder rebuilds for this frame (all parameters).
+    """
+
+    index: int
+    kind: str
+    reference: State | None
+    fitted: State
+    decoded: State
 
 
 def _device(name: str) -> torch.device:
@@ -44,15 +66,9 @@ def _cpu(state: State) -> State:
     return {n: t.detach().to("cpu", torch.float32) for n, t in state.items()}
 
 
-def _code_intra(fitted: State, config: EncoderConfig) -> tuple[bytes, State]:
-    payload, recon = encode_state_dict(_cpu(fitted), config.intra_step)
-    return payload, recon
-
-
 def _code_predicted(
-    steps: State, factors: State, reference: State, config: EncoderConfig, plan
+    moved: State, factors: State, reference: State, config: EncoderConfig, plan
 ) -> tuple[bytes, bytes, State]:
-    moved = {n: reference[n] + steps[n].cpu() for n in plan.dense}
     step_payload, recon = encode_update(moved, reference, config.update_step)
     factor_payload = b""
     state = dict(reference)
@@ -82,6 +98,7 @@ def encode_video(
     progress: bool = True,
     source_pix_fmt: str = "yuv420p",
     start: int = 0,
+    on_frame: Callable[[FrameTrace], None] | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """Encode ``video`` into a complete ``.nmc`` file.
 
@@ -90,6 +107,8 @@ def encode_video(
         config: encoder settings (:func:`nmc.video.config.config_for`).
         progress: show a tqdm bar (stderr) with each frame's PSNR and bits.
         source_pix_fmt, start: recorded in the header for information.
+        on_frame: called with a :class:`FrameTrace` after each frame is coded (analysis and
+            benchmarks, e.g. coding the real weight updates with another weight codec).
 
     Returns:
         ``(file bytes, report)``; the report holds per-frame kind, bits and PSNR (dB) and the
@@ -108,11 +127,16 @@ def encode_video(
         torch_threads(_threads(config, video.width * video.height)),
     ):
         torch.manual_seed(config.seed)
-        return _encode(video, config, progress, source_pix_fmt, start)
+        return _encode(video, config, progress, source_pix_fmt, start, on_frame)
 
 
 def _encode(
-    video: Video, config: EncoderConfig, progress: bool, source_pix_fmt: str, start: int
+    video: Video,
+    config: EncoderConfig,
+    progress: bool,
+    source_pix_fmt: str,
+    start: int,
+    on_frame: Callable[[FrameTrace], None] | None,
 ) -> tuple[bytes, dict[str, Any]]:
     device = _device(config.device)
     spec = NetSpec(config.family, config.arch, video.height, video.width)
@@ -151,15 +175,20 @@ def _encode(
                 begin, settings = {n: p.detach() for n, p in net.named_parameters()}, intra
             else:
                 begin, settings = {n: t.to(device) for n, t in decoded.items()}, warm
-            payload, decoded = _code_intra(fit_intra(net, begin, target, weights, settings), config)
+            reference, fitted = None, _cpu(fit_intra(net, begin, target, weights, settings))
+            payload, decoded = encode_state_dict(fitted, config.intra_step)
             chunk = Chunk(INTRA, intra_payload(index, payload))
         else:
-            reference = {n: t.to(device) for n, t in decoded.items()}
-            steps, factors = fit_update(net, reference, plan, target, weights, update, generator)
+            reference = decoded
+            on_device = {n: t.to(device) for n, t in reference.items()}
+            steps, factors = fit_update(net, on_device, plan, target, weights, update, generator)
+            fitted = {n: reference[n] + steps[n].cpu() for n in plan.dense}
             step_payload, factor_payload, decoded = _code_predicted(
-                steps, factors, decoded, config, plan
+                fitted, factors, reference, config, plan
             )
             chunk = Chunk(kind, predicted_payload(index, step_payload, factor_payload))
+        if on_frame is not None:
+            on_frame(FrameTrace(index, kind, reference, fitted, decoded))
         chunks.append(chunk)
         planes = render(viewer, decoded)
         quality = psnr_planes(

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmc.video.frames import chroma_size
+from nmc.media import chroma_size
 from nmc.video.layers import Affine
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nmc.video.frames import chroma_size
+from nmc.media import chroma_size
 
 # PSNR-YUV weights 6:1:1 (DESIGN.md § 5): the training loss matches the reported metric.
 _PLANE_WEIGHTS = (6.0 / 8.0, 1.0 / 8.0, 1.0 / 8.0)

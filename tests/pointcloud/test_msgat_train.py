@@ -10,7 +10,7 @@ import torch
 
 from nmc.cli import build_parser as nmc_parser
 from nmc.errors import InputError
-from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat.config import ModelConfig
 from nmc.pointcloud.msgat.data import PatchSampler, Triple, match_order
 from nmc.pointcloud.msgat.model import MSGAT

@@ -6,11 +6,12 @@ import contextlib
 
 import numpy as np
 import pytest
+import torch
 
 from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError, InputError
 from nmc.eval.metrics import psnr_planes
-from nmc.video import VideoDecoder, codec, decode, encode
+from nmc.video import FrameTrace, VideoDecoder, codec, config_for, decode, encode, encode_video
 from nmc.video.format import VideoHeader
 from tests.video.conftest import FAST
 
@@ -160,3 +161,23 @@ def test_streaming_decoder_ranges(encoded):
         list(decoder.frames(start=3))
     with pytest.raises(InputError, match="frames"):
         list(decoder.frames(start=0, count=0))
+
+
+def test_frame_trace_shows_fitted_and_decoded_weights(clip):
+    traces: list[FrameTrace] = []
+    config = config_for("conv", 4, intra_steps=40, steps=8)
+    data, _ = encode_video(clip, config, progress=False, on_frame=traces.append)
+    assert [(t.index, t.kind) for t in traces] == [(0, "IFRM"), (1, "PFRM"), (2, "PFRM")]
+    assert traces[0].reference is None
+    decoder, previous = VideoDecoder(data), None
+    for trace in traces:
+        previous = decoder._weights(trace.index, previous)
+        assert all(torch.equal(previous[n], trace.decoded[n]) for n in previous)
+        step = config.intra_step if trace.kind == "IFRM" else config.update_step
+        base = trace.reference or {n: torch.zeros_like(t) for n, t in trace.fitted.items()}
+        for name, fitted in trace.fitted.items():  # uniform quantization of the fitted values
+            error = (trace.decoded[name] - base[name]) - (fitted - base[name])
+            assert float(error.abs().max()) <= step / 2 * (1 + 1e-4)
+    moved = traces[1].fitted.keys()
+    assert moved == traces[1].decoded.keys()  # conv's default update moves every parameter
+    assert any(not torch.equal(traces[1].fitted[n], traces[0].decoded[n]) for n in moved)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from nmc.errors import InputError
+from nmc.media import chroma_size
 from nmc.video import Video, read_video, write_video
-from nmc.video.frames import chroma_size
 
 
 def _same(a: Video, b: Video) -> bool:

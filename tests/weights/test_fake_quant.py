@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,65 +9,30 @@ from torch import nn
 from nmc.errors import InputError
 from nmc.weights import dequantize, quantize, step_for_bits
 from nmc.weights.fake_quant import FakeQuant, add_fake_quant, remove_fake_quant
-
-
-def _frame_crop(path: Path) -> torch.Tensor:
-    av = pytest.importorskip("av")
-    with av.open(str(path)) as container:
-        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    return torch.from_numpy(frame[60:92, 70:102].astype(np.float32) / 255.0).reshape(-1, 3)
-
-
-def _features() -> torch.Tensor:
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
-    coords = torch.stack([xs, ys], -1).reshape(-1, 2)
-    freqs = torch.randn(2, 16, generator=torch.Generator().manual_seed(0)) * 3
-    return torch.cat([torch.sin(coords @ freqs), torch.cos(coords @ freqs)], 1)
-
-
-def _mlp() -> nn.Module:
-    torch.manual_seed(1)
-    return nn.Sequential(
-        nn.Linear(32, 48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU(), nn.Linear(48, 3)
-    )
-
-
-def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = ((model(x) - y) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-
-def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    with torch.no_grad():
-        return float(((model(x) - y) ** 2).mean())
+from tests.weights.frame_task import features, fit, frame_crop, loss, mlp
 
 
 @pytest.mark.parametrize("bits", [3, 4])
 def test_qat_beats_post_training_quantization(carphone, bits):
     torch.set_num_threads(1)
-    target, x = _frame_crop(carphone), _features()
-    pretrained = _mlp()
-    _fit(pretrained, x, target, 300, 3e-3)
+    target, x = frame_crop(carphone), features()
+    pretrained = mlp()
+    fit(pretrained, x, target, 300, 3e-3)
     state = pretrained.state_dict()
 
-    ptq = _mlp()
+    ptq = mlp()
     ptq.load_state_dict(state)
-    _fit(ptq, x, target, 150, 3e-3)  # same number of training steps as QAT gets
+    fit(ptq, x, target, 150, 3e-3)  # same number of training steps as QAT gets
     with torch.no_grad():
         for layer in ptq:
             if isinstance(layer, nn.Linear):
                 step = step_for_bits(layer.weight, bits, channel_axis=0)
                 layer.weight.copy_(dequantize(quantize(layer.weight, step, 0, bits), step, 0))
 
-    qat = _mlp()
+    qat = mlp()
     qat.load_state_dict(state)
     add_fake_quant(qat, bits, channel_axis=0).train()
-    _fit(qat, x, target, 150, 1e-3)
+    fit(qat, x, target, 150, 1e-3)
     linears = [layer for layer in qat if isinstance(layer, nn.Linear)]
     steps = [layer.parametrizations.weight[0].step() for layer in linears]
     remove_fake_quant(qat)
@@ -79,7 +41,7 @@ def test_qat_beats_post_training_quantization(carphone, bits):
         levels = layer.weight.detach() / step[:, None]
         assert torch.allclose(levels, torch.round(levels), atol=1e-3)
         assert int(torch.round(levels).abs().max()) <= (1 << (bits - 1)) - 1
-    assert _loss(qat, x, target) < 0.8 * _loss(ptq, x, target)
+    assert loss(qat, x, target) < 0.8 * loss(ptq, x, target)
 
 
 def test_eval_mode_is_exact_quantization_and_ste_passes_gradients():

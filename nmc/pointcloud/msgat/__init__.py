@@ -13,8 +13,7 @@ CLI plugin (:mod:`nmc.pointcloud.msgat.commands`) without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nmc._lazy import lazy_exports
 
 _EXPORTS = {
     "MSGAT": "nmc.pointcloud.msgat.model",
@@ -27,8 +26,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat.data import Triple
 from nmc.pointcloud.msgat.filter import PostFilter
 from nmc.pointcloud.msgat.gating import StepGating, fit_strength

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from nmc.bitstream import atomic_write_bytes
 from nmc.errors import InputError
-from nmc.pointcloud.colour import rgb_to_ycbcr
+from nmc.media.ycbcr import rgb_to_ycbcr
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from nmc.errors import InputError
-from nmc.pointcloud.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.morton import MAX_BITS as MORTON_BITS
 from nmc.pointcloud.morton import morton_encode
 from nmc.pointcloud.msgat.checkpoint import load_weights

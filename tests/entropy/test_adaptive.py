@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
 from nmc.errors import BitstreamError
-from nmc.pointcloud.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
 
 BITS = ContextModel("bits", 40, share=8)
 FLAGS = ContextModel("flags", 5, first_block=16, last_block=64, halve_at=512)

@@ -20,7 +20,7 @@ import numpy as np
 
 from nmc.bitstream import atomic_open
 from nmc.errors import InputError
-from nmc.video.frames import chroma_size, downsample_chroma, to_uint8
+from nmc.media.yuv import chroma_size, downsample_chroma, to_uint8
 
 MAGIC = b"YUV4MPEG2"
 _MAX_HEADER = 4096

@@ -1,7 +1,8 @@
 """RGB <-> YCbCr, ITU-R BT.709, full range, chroma centred on 128 (G-PCC's colour transform).
 
-The attribute codec works in this space; attribute PSNRs are measured in it too
-(DESIGN.md § 5).
+The point-cloud attribute codec and MS-GAT work in this space, and the evaluation harness
+measures attribute PSNRs in it (MPEG ``pc_error``'s convention, DESIGN.md § 5):
+``Cb = (B - Y) / (2 (1 - Kb)) + 128``, ``Cr = (R - Y) / (2 (1 - Kr)) + 128``.
 """
 
 from __future__ import annotations

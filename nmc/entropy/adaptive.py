@@ -1,6 +1,6 @@
 """Backward-adaptive binary context coding into one rANS stream, statistics that persist.
 
-:func:`nmc.entropy.encode_symbols` codes one call into one stream and starts every call from
+:func:`encode_symbols` codes one call into one stream and starts every call from
 flat statistics. Octree occupancy and transform coefficients are coded in many small,
 dependent passes (a pass's contexts depend on the passes decoded before it), and a cloud's
 colours at a low QP take only a few hundred bytes, so both a fresh stream per pass (8 bytes of
