@@ -161,7 +161,7 @@ def run_campaign(
                 outcome.failures.append(f"{label}: {result.strip().splitlines()[-1]}")
                 bar.write(f"nmc eval: point {label} failed:\n{result.rstrip()}")
             bar.update(1)
-    # Points of settings no longer in the recipe stay in the file but out of this report.
+    # Points of codecs or rates no longer in the recipe stay in the file but out of this report.
     current = {t.key for t in tasks}
     outcome.records = [r for r in store.records if r.get("key") in current]
     return outcome

@@ -2,7 +2,10 @@
 
 Every finished point is added to ``rd.jsonl`` at once, and the file is replaced atomically
 (temporary file + rename) on each addition, so a run killed at any moment leaves a complete file
-holding every point finished so far, and no half-written line.
+holding every point finished so far, and no half-written line. A file holds one point per
+curve and rate: a point measured again (changed codec sources or settings under the same codec
+name) replaces the old one, so every tool reading the file (``nmc bdrate``, plots) sees one
+consistent curve per dataset and codec.
 """
 
 from __future__ import annotations
@@ -64,9 +67,16 @@ class RdStore:
         return {r["key"] for r in self.records if "key" in r}
 
     def add(self, record: dict[str, Any]) -> None:
-        """Append ``record`` and rewrite the file atomically."""
-        self.records.append(record)
+        """Append ``record``, drop the records it supersedes (same :func:`point_slot`), and rewrite
+        the file atomically."""
+        slot = point_slot(record)
+        self.records = [r for r in self.records if point_slot(r) != slot] + [record]
         atomic_write_bytes(self.path, "".join(map(_json_line, self.records)).encode())
+
+
+def point_slot(record: dict[str, Any]) -> tuple:
+    """Where a record sits on a plot: ``(dataset, codec, rate_option, rate)``."""
+    return tuple(record.get(k) for k in ("dataset", "codec", "rate_option", "rate"))
 
 
 def curve(

@@ -268,3 +268,6 @@ def test_changed_codec_sources_invalidate_cached_nmc_points(
     assert (changed.computed, changed.cached) == (1, 8)
     (point,) = [r for r in changed.records if r["codec"] == "nmc"]
     assert point["nmc_source"] == "bbbb" and point["psnr_yuv"] == 100.0
+    # the superseded point left the file too, so `nmc bdrate` on it sees one curve per codec
+    stored = [r for r in read_points(tmp_path / "rd.jsonl") if r["codec"] == "nmc"]
+    assert [r["nmc_source"] for r in stored] == ["bbbb"]
