@@ -112,6 +112,14 @@ def _open(path: Path) -> av.container.InputContainer:
             f"{path}: raw .yuv needs WIDTHxHEIGHT in its name and 8-bit 4:2:0 samples "
             "(convert others to .y4m with ffmpeg)"
         )
+    width, height = int(size.group(1)), int(size.group(2))
+    frame_bytes = width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+    whole, extra = divmod(path.stat().st_size, frame_bytes)
+    if extra:
+        raise InputError(
+            f"{path}: {whole} whole {width}x{height} 4:2:0 frames and {extra} bytes more "
+            "(truncated, or the size in the name is wrong)"
+        )
     options = {"video_size": size.group(0), "pixel_format": "yuv420p"}
     if fps is not None:
         options["framerate"] = fps.group(1)

@@ -28,6 +28,10 @@ def test_raw_yuv_takes_size_and_rate_from_its_name(tmp_path, carphone) -> None:
     bad.write_bytes(bytes(10))
     with pytest.raises(InputError, match="8-bit 4:2:0"):
         read_frames(bad)
+    cut = tmp_path / "carphone_176x144.yuv"
+    cut.write_bytes(raw.read_bytes()[:-100])
+    with pytest.raises(InputError, match="2 whole 176x144 4:2:0 frames and 37916 bytes more"):
+        read_frames(cut)
 
 
 def test_evaluation_reference_is_exactly_the_requested_frames(carphone) -> None:
