@@ -27,8 +27,9 @@ and are not counted; every size is the length of a real bitstream.
     python tools/bench_weights.py --workloads video  # only the video codec's updates
     python tools/bench_weights.py --qps=-40,-28,-12  # other MiniLM operating points
 
-Prints, per NNCodec point, nmc's bits at the same MSE (log-linear interpolation along nmc's
-own points) and the ratio nmc / NNCodec.
+Prints, per NNCodec point, nmc's bits at the same weight MSE (log-linear interpolation along
+nmc's own points) and the ratio nmc / NNCodec; then the same at the same output error
+(``"matched": "output_error"`` records: nmc's quantizer is chosen for weight MSE, not for this).
 """
 
 from __future__ import annotations
@@ -343,32 +344,34 @@ def nmc_point(model: str, path: str | None, target_mse: float, qp: int, every: i
     )
 
 
-def ratios(points: list[dict]) -> list[dict]:
-    """Per model, nmc bits at each NNCodec point's MSE (piecewise log-linear along nmc's points)."""
+def ratios(points: list[dict], matched: str = "weight_mse") -> list[dict]:
+    """Per model, nmc bits at each NNCodec point's ``matched`` value (``"weight_mse"`` or
+    ``"output_error"``), piecewise log-linear along nmc's own points."""
     out = []
     for model in dict.fromkeys(p["model"] for p in points):
         ours = sorted(
             (p for p in points if p["model"] == model and p["codec"] == "nmc"),
-            key=lambda p: p["weight_mse"],
+            key=lambda p: p[matched],
         )
         if len(ours) < 2:
             continue
-        log_mse = np.log([p["weight_mse"] for p in ours])
+        log_value = np.log([p[matched] for p in ours])
         bits = np.array([p["bits_per_param"] for p in ours])
         theirs = [p for p in points if p["model"] == model and p["codec"] == "nncodec"]
-        for ref in sorted(theirs, key=lambda p: p["weight_mse"]):
-            x = math.log(ref["weight_mse"])
-            i = int(np.clip(np.searchsorted(log_mse, x) - 1, 0, len(ours) - 2))
-            slope = (bits[i + 1] - bits[i]) / (log_mse[i + 1] - log_mse[i])
-            ours_bits = float(bits[i] + slope * (x - log_mse[i]))
+        for ref in sorted(theirs, key=lambda p: p[matched]):
+            x = math.log(ref[matched])
+            i = int(np.clip(np.searchsorted(log_value, x) - 1, 0, len(ours) - 2))
+            slope = (bits[i + 1] - bits[i]) / (log_value[i + 1] - log_value[i])
+            ours_bits = float(bits[i] + slope * (x - log_value[i]))
             out.append(
                 {
                     "record": "ratio",
                     "model": model,
                     "codec": "nmc/nncodec",
+                    "matched": matched,
                     "qp": ref["qp"],
                     "max_range_bits": round(ref["max_range_bits"], 2),
-                    "weight_mse": ref["weight_mse"],
+                    matched: ref[matched],
                     "nncodec_bits_per_param": ref["bits_per_param"],
                     "nmc_bits_per_param": ours_bits,
                     "ratio": ours_bits / ref["bits_per_param"],
@@ -459,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     pending[task] = ("point", model, path)
     points.sort(key=lambda p: (p["model"], p["codec"], p["weight_mse"]))
-    table = ratios(points)
+    table = ratios(points) + ratios(points, "output_error")
     if args.json:
         for record in points + table:
             print(json.dumps(record), flush=True)
@@ -471,8 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     for r in table:
         print(
-            f"{r['model']} QP {r['qp']:4d} (~{r['max_range_bits']:.1f}-bit range) "
-            f"MSE {r['weight_mse']:.4g}: nmc {r['nmc_bits_per_param']:.4f} vs NNCodec "
+            f"{r['model']} QP {r['qp']:4d} (~{r['max_range_bits']:.1f}-bit range) at equal "
+            f"{r['matched']} {r[r['matched']]:.4g}: nmc {r['nmc_bits_per_param']:.4f} vs NNCodec "
             f"{r['nncodec_bits_per_param']:.4f} bits/param, ratio {r['ratio']:.4f}",
             file=sys.stderr if args.json else sys.stdout,
         )
