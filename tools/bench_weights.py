@@ -312,16 +312,36 @@ def nncodec_point(model: str, path: str | None, qp: int) -> dict:
     )
 
 
-def nmc_point(model: str, path: str | None, target_mse: float, qp: int, every: int) -> dict:
-    """Code every stream with nmc at ``target_mse`` using the cheapest candidate quantizer."""
+WEIGHT_MSE_CONFIGS = (("uniform", 0.12), ("trellis", 0.3))
+# Tuned for the output error, the choice includes the unbiased quantizers (λ = 0): the RDO ones
+# shrink the weights, which costs more output error than weight MSE.
+OUTPUT_ERROR_CONFIGS = (
+    ("uniform", 0.0), ("uniform", 0.04), ("uniform", 0.12),
+    ("trellis", 0.0), ("trellis", 0.1), ("trellis", 0.3),
+)  # fmt: skip
+
+
+def nmc_point(
+    model: str, path: str | None, matched: str, target: float, qp: int, every: int
+) -> dict:
+    """Code every stream with nmc at ``target`` with the cheapest candidate quantizer.
+
+    ``matched``: ``"weight_mse"`` (step and quantizer chosen on a row sample at the weight MSE)
+    or ``"output_error"`` (chosen on the full tensors at the model's output error).
+    """
     torch.set_num_threads(1)
     from nmc.weights import CodingConfig
     from nmc.weights.calibrate import cheapest_config
 
-    configs = [CodingConfig("uniform", rdo_lambda=0.12), CodingConfig("trellis", rdo_lambda=0.3)]
     work = workload(model, path)
+    if matched == "weight_mse":
+        configs, error_fn = WEIGHT_MSE_CONFIGS, None
+    else:
+        configs, error_fn = OUTPUT_ERROR_CONFIGS, lambda recon: work.output_error(recon)[0]
     t0 = time.perf_counter()
-    config, step, sample_bits = cheapest_config(work.tensors, target_mse, configs, every=every)
+    config, step, sample_bits = cheapest_config(
+        work.tensors, target, [CodingConfig(*c) for c in configs], every, error_fn
+    )
     t1 = time.perf_counter()
     size, recon = 0, {}
     for names in work.streams:
@@ -333,6 +353,7 @@ def nmc_point(model: str, path: str | None, target_mse: float, qp: int, every: i
         "nmc",
         size,
         recon,
+        tuned_for=matched,
         qp_matched=qp,
         max_range_bits=max_range_bits(work.tensors, qp),
         quantizer=config.quantizer,
@@ -350,7 +371,11 @@ def ratios(points: list[dict], matched: str = "weight_mse") -> list[dict]:
     out = []
     for model in dict.fromkeys(p["model"] for p in points):
         ours = sorted(
-            (p for p in points if p["model"] == model and p["codec"] == "nmc"),
+            (
+                p
+                for p in points
+                if p["model"] == model and p["codec"] == "nmc" and p["tuned_for"] == matched
+            ),
             key=lambda p: p[matched],
         )
         if len(ours) < 2:
@@ -380,6 +405,11 @@ def ratios(points: list[dict], matched: str = "weight_mse") -> list[dict]:
     return out
 
 
+def _label(point: dict) -> str:
+    """``nncodec``, or ``nmc@weight_mse`` / ``nmc@output_error``."""
+    return point["codec"] + (f"@{point['tuned_for']}" if "tuned_for" in point else "")
+
+
 def _qps(text: str) -> list[int]:
     return [int(q) for q in text.split(",")]
 
@@ -393,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workloads",
         default="minilm,video",
         help="comma-separated: minilm (MiniLM weights), video (the video codec's updates)",
+    )
+    parser.add_argument(
+        "--output-tuned",
+        default="video",
+        help="workloads where nmc is also tuned to NNCodec's output error (minilm, video, none;"
+        " MiniLM's calibration on the full model takes ~20 min)",
     )
     parser.add_argument("--qps", default=",".join(map(str, DEFAULT_QPS)), help="MiniLM QPs")
     parser.add_argument(
@@ -415,6 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     kinds = set(args.workloads.split(","))
+    output_tuned = set(args.output_tuned.split(",")) - {"none"}
+    if output_tuned - {"minilm", "video"}:
+        parser.error(f"--output-tuned takes none, minilm and/or video, got {args.output_tuned!r}")
+    tuned = {  # is MiniLM -> the targets nmc is tuned to
+        flag: ("weight_mse", "output_error") if name in output_tuned else ("weight_mse",)
+        for flag, name in ((True, "minilm"), (False, "video"))
+    }
     if not kinds or kinds - {"minilm", "video"}:
         parser.error(f"--workloads takes minilm and/or video, got {args.workloads!r}")
     if importlib.util.find_spec("nncodec") is None:
@@ -427,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     def report(point: dict) -> None:
         points.append(point)
         print(
-            f"[{time.perf_counter() - t0:6.1f}s] {point['model']} {point['codec']:8s} "
+            f"[{time.perf_counter() - t0:6.1f}s] {point['model']} {_label(point):21s} "
             f"{point['bits_per_param']:.4f} bits/param at MSE {point['weight_mse']:.4g}",
             file=sys.stderr,
         )
@@ -457,11 +500,12 @@ def main(argv: list[str] | None = None) -> int:
                 report(result)
                 if result["codec"] == "nncodec":
                     every = args.sample_every if model == MINILM else 1
-                    task = pool.submit(
-                        nmc_point, model, path, result["weight_mse"], result["qp"], every
-                    )
-                    pending[task] = ("point", model, path)
-    points.sort(key=lambda p: (p["model"], p["codec"], p["weight_mse"]))
+                    for matched in tuned[model == MINILM]:
+                        task = pool.submit(
+                            nmc_point, model, path, matched, result[matched], result["qp"], every
+                        )
+                        pending[task] = ("point", model, path)
+    points.sort(key=lambda p: (p["model"], p["codec"], p.get("tuned_for", ""), p["weight_mse"]))
     table = ratios(points) + ratios(points, "output_error")
     if args.json:
         for record in points + table:
@@ -469,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for p in points:
             print(
-                f"{p['model']} {p['codec']:8s} {p['bits_per_param']:7.4f} bits/param  "
+                f"{p['model']} {_label(p):21s} {p['bits_per_param']:7.4f} bits/param  "
                 f"MSE {p['weight_mse']:.4g}  output error {p['output_error']:.3g}"
             )
     for r in table:

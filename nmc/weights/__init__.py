@@ -8,14 +8,15 @@ RDOQ (:func:`rdo_quantize`), trellis-coded quantization (:func:`trellis_quantize
 quantization for QAT (:class:`FakeQuant`). Sparsity: :func:`magnitude_mask`,
 :func:`threshold_mask`. Low rank: :func:`factorize`. Budgets: :func:`plan_layers` (step,
 sparsity and rank per layer for a target size or error), :func:`select_ranks`,
-:func:`step_for_mse`. Training tools: the reduced parameter space of ReLU networks (unit-sphere
-rows, bounded thresholds; :func:`to_reduced`, :func:`reduce_layer`, :func:`remove_reduced`) and
-compressible subspaces (one training for every sparsity or bit width along a line of networks;
-:class:`CompressionSchedule`, :func:`add_subspace`, :func:`train_subspace`,
-:func:`export_subspace`, :func:`coding_steps`).
+:func:`step_for_mse` / :func:`step_for_error` (any error of the reconstruction, e.g. a model's
+output), :func:`cheapest_config`. Training tools: the reduced parameter space of ReLU networks
+(unit-sphere rows, bounded thresholds; :func:`to_reduced`, :func:`reduce_layer`,
+:func:`remove_reduced`) and compressible subspaces (one training for every sparsity or bit
+width along a line of networks; :class:`CompressionSchedule`, :func:`add_subspace`,
+:func:`train_subspace`, :func:`export_subspace`, :func:`coding_steps`).
 """
 
-from nmc.weights.calibrate import cheapest_config, step_for_mse
+from nmc.weights.calibrate import cheapest_config, step_for_error, step_for_mse
 from nmc.weights.fake_quant import FakeQuant, add_fake_quant, remove_fake_quant
 from nmc.weights.lowrank import compose, factorize
 from nmc.weights.quantize import dequantize, quantize, step_for_bits
@@ -82,6 +83,7 @@ __all__ = [
     "set_alpha",
     "sparsify",
     "step_for_bits",
+    "step_for_error",
     "step_for_mse",
     "threshold_mask",
     "to_reduced",

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nmc.errors import InputError
-from nmc.weights import CodingConfig, cheapest_config, step_for_mse
-from nmc.weights.calibrate import weight_mse
+from nmc.weights import CodingConfig, cheapest_config, step_for_error, step_for_mse
+from nmc.weights.calibrate import reconstruct, weight_mse
 from nmc.weights.select import Option, select_options
 from nmc.weights.tradeoff import TradeoffGrid, decode_plan, encode_plan, plan_layers, select_ranks
 
@@ -100,3 +100,24 @@ def test_step_for_mse_hits_the_target_for_every_quantizer():
     assert len(bits) == 2 and min(bits.values()) == pytest.approx(
         bits[f"{best.quantizer}(lambda={best.rdo_lambda:g})"]
     )
+
+
+def test_step_for_error_reaches_an_output_error_and_picks_by_it():
+    """Calibrated on a model's output error instead of the weight MSE: every quantizer hits the
+    target, and the choice is the one with the fewest bits at that error."""
+    g = torch.Generator().manual_seed(5)
+    weights = {"w": torch.distributions.Laplace(0.0, 0.05).sample((64, 48))}
+    x = torch.randn(48, 256, generator=g)
+    reference = weights["w"] @ x
+
+    def output_error(recon):
+        return float((recon["w"] @ x - reference).pow(2).sum() / reference.pow(2).sum())
+
+    plain, rdoq = CodingConfig(), CodingConfig("uniform", 0.3)
+    for config in (plain, rdoq, CodingConfig("trellis", 0.3)):
+        step = step_for_error(weights, 0.01, config, output_error)
+        assert output_error(reconstruct(weights, step, config)) == pytest.approx(0.01, rel=0.02)
+    best, step, by_output = cheapest_config(weights, 0.01, [plain, rdoq], error_fn=output_error)
+    assert len(by_output) == 2 and best in (plain, rdoq)
+    assert by_output[f"{best.quantizer}(lambda={best.rdo_lambda:g})"] == min(by_output.values())
+    assert output_error(reconstruct(weights, step, best)) == pytest.approx(0.01, rel=0.02)
