@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "--output-tuned",
         default="video",
         help="workloads where nmc is also tuned to NNCodec's output error (minilm, video, none;"
-        " MiniLM's calibration on the full model takes ~20 min)",
+        " MiniLM's calibration on the full model takes ~10 min)",
     )
     parser.add_argument("--qps", default=",".join(map(str, DEFAULT_QPS)), help="MiniLM QPs")
     parser.add_argument(
