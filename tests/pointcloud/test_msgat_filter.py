@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +198,14 @@ def test_shipped_weights_improve_a_real_coded_scan_patch():
     assert after > before
     # The decoder hook gives the same colours, in the decoder's own point order.
     np.testing.assert_array_equal(filter_decoded(decoded)[order], out)
+
+
+def test_import_prints_no_warnings_users_cannot_act_on():
+    """PyG's import-time torch.jit.script deprecation must not reach the user's terminal."""
+    run = subprocess.run(
+        [sys.executable, "-W", "error::FutureWarning", "-c", "import nmc.pointcloud.msgat.filter"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
