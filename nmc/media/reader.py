@@ -23,6 +23,7 @@ from nmc.errors import InputError
 from nmc.media.avframe import frame_planes
 from nmc.media.frames import Video
 from nmc.media.y4m import Y4mReader
+from nmc.media.yuv import chroma_size
 
 if TYPE_CHECKING:
     import av
@@ -113,7 +114,8 @@ def _open(path: Path) -> av.container.InputContainer:
             "(convert others to .y4m with ffmpeg)"
         )
     width, height = int(size.group(1)), int(size.group(2))
-    frame_bytes = width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+    chroma_height, chroma_width = chroma_size(height, width)
+    frame_bytes = width * height + 2 * chroma_height * chroma_width
     whole, extra = divmod(path.stat().st_size, frame_bytes)
     if extra:
         raise InputError(
