@@ -1,6 +1,9 @@
 """The ``nmc`` command: ffmpeg / tmc3 habits (input first, ``-o`` output, ``-q``, ``--json``).
 
-Exit codes: 0 success, 1 damaged or unsupported bitstream, 2 bad input or usage.
+Exit codes: 0 success, 1 damaged or unsupported bitstream, 2 bad input or usage (an output
+that cannot be written included), 130 interrupted (Ctrl-C). Every error is one
+``nmc: error:`` line on stderr, every :class:`~nmc.errors.NmcWarning` one ``nmc: warning:``
+line; outputs are written atomically, so a failed or interrupted command leaves no file.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ import argparse
 import importlib
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nmc import __version__, api, registry
-from nmc.bitstream import atomic_write_bytes, read_bytes, unpack
-from nmc.errors import BitstreamError, InputError, NmcError
+from nmc.bitstream import atomic_write_bytes, check_output, read_bytes, unpack
+from nmc.errors import BitstreamError, InputError, NmcError, NmcWarning
 
 _COMMON_ENCODE = {
     "quality": (int, "quality level 1 (smallest file) .. 8 (best)"),
@@ -69,6 +73,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise InputError(f"{source}: no such file")
+    check_output(args.output)
     data, report = api.encode_with_report(source, args.codec, **_options(args))
     atomic_write_bytes(args.output, data)
     report["output"] = str(args.output)
@@ -79,6 +84,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     container = unpack(read_bytes(args.input))
+    check_output(args.output)
     options = _options(args)
     media, report = api.decode_with_report(container, **options)
     registry.by_id(container.codec_id).write_output(media, Path(args.output), **options)
@@ -174,16 +180,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return handler(args)
     except BitstreamError as exc:
         print(f"nmc: error: {exc}", file=sys.stderr)
         return 1
     except NmcError as exc:
         print(f"nmc: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # An I/O failure outside nmc's own readers and writers (which raise InputError).
+        print(f"nmc: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nmc: interrupted", file=sys.stderr)
         return 130
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` of the command: nmc's own warnings as one line each."""
+    if issubclass(category, NmcWarning):
+        print(f"nmc: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 if __name__ == "__main__":

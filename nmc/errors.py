@@ -21,3 +21,8 @@ class InputError(NmcError):
 
 class DependencyError(NmcError):
     """An optional external tool or package that the requested work needs is not available."""
+
+
+class NmcWarning(UserWarning):
+    """Something a user should know that did not stop the work (e.g. points merged while
+    voxelizing); the ``nmc`` command prints each as one ``nmc: warning:`` line on stderr."""

@@ -1,19 +1,25 @@
-"""Container format: magic, version, codec id, codec header, CRC-protected chunks.
+"""Container format: magic, version, codec id, codec header, CRC-protected chunks; atomic
+output files (:mod:`nmc.bitstream.atomic`).
 
 See ``docs/bitstream.md`` for the byte-level specification.
 """
 
+from nmc.bitstream.atomic import (
+    AtomicFile,
+    AtomicWriter,
+    atomic_open,
+    atomic_write_bytes,
+    check_output,
+    write_error,
+)
 from nmc.bitstream.container import (
     FORMAT_MAJOR,
     FORMAT_MINOR,
     MAGIC,
-    AtomicWriter,
     Chunk,
     ChunkInfo,
     Container,
     ContainerWriter,
-    atomic_open,
-    atomic_write_bytes,
     iter_chunks,
     pack,
     read_bytes,
@@ -27,6 +33,7 @@ __all__ = [
     "FORMAT_MAJOR",
     "FORMAT_MINOR",
     "MAGIC",
+    "AtomicFile",
     "AtomicWriter",
     "Chunk",
     "ChunkInfo",
@@ -36,10 +43,12 @@ __all__ = [
     "FieldWriter",
     "atomic_open",
     "atomic_write_bytes",
+    "check_output",
     "iter_chunks",
     "pack",
     "read_bytes",
     "read_file",
     "read_preamble",
     "unpack",
+    "write_error",
 ]

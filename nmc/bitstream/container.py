@@ -15,16 +15,15 @@ the data and missing end chunks with :class:`~nmc.errors.BitstreamError` naming 
 
 from __future__ import annotations
 
-import abc
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from nmc.bitstream.atomic import AtomicWriter, atomic_open
 from nmc.errors import BitstreamError, InputError
 
 MAGIC = b"\x89NMC"
@@ -101,28 +100,6 @@ def pack(codec_id: int, header: bytes, chunks: list[Chunk] | tuple[Chunk, ...]) 
     return b"".join(parts)
 
 
-class AtomicWriter(abc.ABC):
-    """Context-manager protocol of the atomic writers: ``close()`` on success, ``abort()``
-    (which leaves nothing under the final name) when the block raises."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Finish the output and move it under its final name."""
-
-    @abc.abstractmethod
-    def abort(self) -> None:
-        """Discard everything written so far."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
 class ContainerWriter(AtomicWriter):
     """Streams chunks to ``path``; the file appears only when :meth:`close` succeeds.
 
@@ -148,59 +125,6 @@ class ContainerWriter(AtomicWriter):
 
     def abort(self) -> None:
         self._file.discard()
-
-
-class _AtomicFile:
-    """A temporary file in the target's folder, renamed over the target on :meth:`commit`."""
-
-    def __init__(self, path: Path) -> None:
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise InputError(f"output folder {folder} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        self._path = path
-        self._tmp = Path(tmp)
-        self._fh: BinaryIO = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
-
-    def tell(self) -> int:
-        return self._fh.tell()
-
-    def commit(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        # mkstemp creates 0600 files; give the output the mode a plain open() would have.
-        os.fchmod(self._fh.fileno(), 0o666 & ~_current_umask())
-        self._fh.close()
-        os.replace(self._tmp, self._path)
-
-    def discard(self) -> None:
-        self._fh.close()
-        self._tmp.unlink(missing_ok=True)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_open(path: str | os.PathLike[str]) -> _AtomicFile:
-    """Open ``path`` for an atomic write: ``write()`` then ``commit()`` (or ``discard()``)."""
-    return _AtomicFile(Path(path))
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
-    handle = atomic_open(path)
-    try:
-        handle.write(data)
-    except BaseException:
-        handle.discard()
-        raise
-    handle.commit()
 
 
 def _crc_ok(body: bytes | memoryview, crc_bytes: bytes | memoryview) -> bool:

@@ -3,11 +3,14 @@
 Order of work: resolve the datasets, drop codec configurations this installation cannot run
 (saying why), turn datasets × configurations × rates into :class:`PointTask` s, subtract the
 points already in ``rd.jsonl``, and run what is left on the chosen executor with one progress bar
-(and ETA) over the whole campaign. Each finished point is stored before the next is awaited.
+(and ETA) over the whole campaign. Each finished point is stored before the next is awaited; a
+results folder that cannot be created or written is an :class:`~nmc.errors.InputError` before
+any point runs, and a write that fails mid-campaign (disk full) stops the campaign with one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nmc import datasets
+from nmc.bitstream import check_output
 from nmc.errors import DependencyError, InputError
 from nmc.eval.executors import execute
 from nmc.eval.fingerprint import codec_fingerprint
@@ -121,6 +125,19 @@ def plan(recipe: Recipe, tmc3: str | None = None) -> tuple[list[PointTask], dict
     return tasks, skipped
 
 
+def _results_folder(path: str | Path) -> Path:
+    """``path`` created if needed; :class:`InputError` when it cannot hold result files."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise InputError(f"results folder {path} is a file; give a folder with -o") from exc
+    except OSError as exc:
+        raise InputError(f"cannot create results folder {path}: {exc.strerror}") from exc
+    check_output(path / RD_FILE)
+    return path
+
+
 def run_campaign(
     recipe: Recipe,
     out_dir: str | Path,
@@ -138,8 +155,7 @@ def run_campaign(
         tmc3: path of the G-PCC reference encoder, for ``tmc3`` codecs.
         progress: show a tqdm bar on stderr.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _results_folder(out_dir)
     tasks, skipped = plan(recipe, tmc3)
     store = RdStore(out_dir / RD_FILE)
     done = store.keys()
@@ -151,8 +167,9 @@ def run_campaign(
     bar = tqdm(
         total=len(tasks), initial=outcome.cached, unit="pt", desc="eval", disable=not progress
     )
-    with bar:
-        for task, result in execute(pending, executor, jobs, address):
+    # closing(): an error while storing a point, or Ctrl-C, stops the workers at once.
+    with bar, contextlib.closing(execute(pending, executor, jobs, address)) as outcomes:
+        for task, result in outcomes:
             if isinstance(result, dict):
                 store.add(result)
                 outcome.computed += 1

@@ -2,9 +2,9 @@
 
 Conventions (DESIGN.md § 5):
 
-- Video is measured on 8-bit YUV 4:2:0 planes, peak 255. PSNR is computed per frame and per
-  plane, then averaged over frames; PSNR-YUV = (6·Y + U + V) / 8. A frame whose MSE is zero
-  counts as :data:`PSNR_CAP_DB` so that one perfect frame cannot make a mean infinite.
+- Video is measured on 8-bit YUV 4:2:0 planes, peak 255, with :mod:`nmc.media.psnr` (the
+  codec uses the same functions; they are re-exported here): PSNR per frame and plane, averaged
+  over frames; PSNR-YUV = (6·Y + U + V) / 8; a zero MSE counts as :data:`PSNR_CAP_DB`.
 - RGB frames are turned into YUV 4:2:0 with :func:`nmc.media.rgb_to_yuv420`: BT.601 limited
   range (the matrix ffmpeg's swscale uses by default for ``rgb24 -> yuv420p``), chroma taken as
   the mean of each 2×2 block (sizes rounded up, edge samples repeated for odd sizes).
@@ -22,66 +22,22 @@ from scipy.ndimage import correlate1d
 from scipy.spatial import cKDTree
 
 from nmc.errors import InputError
+from nmc.media.psnr import PSNR_CAP_DB, plane_psnr, psnr_from_mse, psnr_planes
+from nmc.media.psnr import as_frames as _as_frames
 from nmc.media.ycbcr import rgb_to_ycbcr
 
-PSNR_CAP_DB = 100.0
-"""PSNR (dB) reported for a frame or channel whose MSE is exactly zero."""
+__all__ = [
+    "PSNR_CAP_DB",
+    "attribute_psnr",
+    "attribute_psnr_nn",
+    "ms_ssim",
+    "plane_psnr",
+    "psnr_from_mse",
+    "psnr_planes",
+    "rgb_to_ycbcr_bt709",
+]
 
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-
-
-def psnr_from_mse(mse: np.ndarray | float, peak: float = 255.0) -> np.ndarray:
-    """PSNR in dB from mean squared error(s); zero MSE gives :data:`PSNR_CAP_DB`."""
-    mse = np.asarray(mse, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        value = 10.0 * np.log10(peak * peak / mse)
-    return np.minimum(value, PSNR_CAP_DB)
-
-
-def _as_frames(plane: np.ndarray, name: str) -> np.ndarray:
-    plane = np.asarray(plane)
-    if plane.ndim == 2:
-        plane = plane[None]
-    if plane.ndim != 3:
-        raise InputError(
-            f"{name}: expected a plane [H,W] or planes [T,H,W], got shape {plane.shape}"
-        )
-    return plane
-
-
-def plane_psnr(ref: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
-    """Mean over frames of the per-frame PSNR (dB) of one plane.
-
-    Args:
-        ref, test: same-shape arrays ``[T,H,W]`` or ``[H,W]`` (any real dtype, 8-bit scale).
-        peak: the signal peak (255 for 8-bit).
-    """
-    ref = _as_frames(ref, "reference plane")
-    test = _as_frames(test, "test plane")
-    if ref.shape != test.shape:
-        raise InputError(f"plane shapes differ: reference {ref.shape}, test {test.shape}")
-    diff = ref.astype(np.float64) - test.astype(np.float64)
-    mse = np.mean(diff * diff, axis=(1, 2))
-    return float(np.mean(psnr_from_mse(mse, peak)))
-
-
-def psnr_planes(
-    ref_yuv: tuple[np.ndarray, np.ndarray, np.ndarray],
-    test_yuv: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> dict[str, float]:
-    """PSNR (dB) of 8-bit YUV 4:2:0 planes: per plane, and PSNR-YUV = (6·Y + U + V) / 8.
-
-    Args:
-        ref_yuv, test_yuv: ``(Y, U, V)`` with Y ``[T,H,W]`` and U, V ``[T,ceil(H/2),ceil(W/2)]``
-            (or the same without the T axis), 8-bit values.
-
-    Returns:
-        ``{"y": dB, "u": dB, "v": dB, "yuv": dB}``, each the mean over frames.
-    """
-    if len(ref_yuv) != 3 or len(test_yuv) != 3:
-        raise InputError("psnr_planes expects (Y, U, V) tuples for both reference and test")
-    y, u, v = (plane_psnr(r, t) for r, t in zip(ref_yuv, test_yuv))
-    return {"y": y, "u": u, "v": v, "yuv": (6.0 * y + u + v) / 8.0}
 
 
 def _gaussian_1d(size: int, sigma: float) -> np.ndarray:

@@ -9,6 +9,7 @@ the harness must import without torch; what both need lives here:
   ``pc_error``'s space), shared by the point-cloud codec and the harness.
 - :mod:`nmc.media.frames`: :class:`Video`, a clip as 8-bit 4:2:0 planes.
 - :mod:`nmc.media.reader`: :func:`read_frames`, one reader of y4m, raw .yuv and what PyAV opens.
+- :mod:`nmc.media.psnr`: :func:`psnr_planes`, PSNR of YUV 4:2:0 planes (DESIGN.md § 5).
 - :mod:`nmc.media.y4m`: y4m reading and writing; :mod:`nmc.media.avframe`: PyAV frames <->
   planes.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from nmc.media.avframe import frame_planes, planes_frame
 from nmc.media.frames import Video
+from nmc.media.psnr import psnr_planes
 from nmc.media.reader import INPUT_SUFFIXES, SourceInfo, read_frames
 from nmc.media.yuv import chroma_size, rgb_to_yuv420, yuv420_to_rgb
 
@@ -27,6 +29,7 @@ __all__ = [
     "chroma_size",
     "frame_planes",
     "planes_frame",
+    "psnr_planes",
     "read_frames",
     "rgb_to_yuv420",
     "yuv420_to_rgb",

@@ -1,15 +1,19 @@
 """Reading point clouds (``.ply`` / ``.pcd`` through open3d), voxelizing them, writing ``.ply``.
 
-Voxelization reproduces the preparation of the G-PCC anchor points
-(``../shared/data/anchors/README.md``) so that rates and PSNRs are comparable:
+Voxelization never loses geometry it does not have to. Float coordinates are quantized the way
+the G-PCC anchor points were prepared (``../shared/data/anchors/README.md``), so that rates and
+PSNRs are comparable; integer coordinates (MPEG's 8iVFB stores integer voxels as ``float``)
+are kept exactly at whatever depth they need:
 
 1. drop points with non-finite coordinates (counted in :class:`SourceInfo`);
-2. if every coordinate is an integer and the bounding box fits the grid (extent
-   ``<= 2**bits - 1`` on every axis), keep the coordinates exactly (MPEG 8iVFB stores
-   integer voxels as ``float``); otherwise ``lo = xyz.min(0)``,
-   ``scale = (2**bits - 1) / (xyz.max(0) - lo).max()``, ``v = round((xyz - lo) * scale)``;
+2. integer coordinates are kept as they are when no grid depth ``bits`` is asked for (up to
+   the codec's 21-bit grid) or when their bounding box fits the asked grid (extent
+   ``<= 2**bits - 1`` on every axis); float coordinates, and integers that do not fit an asked
+   grid, are quantized: ``lo = xyz.min(0)``, ``scale = (2**bits - 1) / (xyz.max(0) - lo).max()``,
+   ``v = round((xyz - lo) * scale)`` with ``bits`` = :data:`DEFAULT_BITS` unless asked;
 3. merge points that share a voxel by averaging their colours (open3d colours in [0, 1]),
-   ``rgb = clip(round(mean * 255), 0, 255)``. The voxels come out in Morton order.
+   ``rgb = clip(round(mean * 255), 0, 255)``. The voxels come out in Morton order, and
+   :attr:`SourceInfo.merged_points` says how many input points were merged away.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class SourceInfo:
         dropped_points: points dropped for non-finite coordinates.
         kept_exact: True when integer coordinates were kept as they are (no rescaling).
         points: voxels after merging duplicates.
+        bits: depth of the grid: the asked or default depth of quantized coordinates, or the
+            depth exact integer coordinates need (bits of their largest extent).
     """
 
     path: str
@@ -47,6 +53,12 @@ class SourceInfo:
     dropped_points: int
     kept_exact: bool
     points: int
+    bits: int
+
+    @property
+    def merged_points(self) -> int:
+        """Finite input points that were merged into a voxel another point already held."""
+        return self.source_points - self.dropped_points - self.points
 
 
 def check_bits(bits: object) -> int:
@@ -58,21 +70,49 @@ def check_bits(bits: object) -> int:
     return int(bits)
 
 
+def _grid(xyz: np.ndarray, bits: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(voxels int64 [N,3] >= 0, origin int64 [3], exact)`` of finite points ``xyz``."""
+    lo = xyz.min(axis=0)
+    extent = xyz.max(axis=0) - lo
+    integer = bool(np.all(xyz == np.round(xyz)))
+    if integer and (bits is None or extent.max() <= 2**bits - 1):
+        if extent.max() > 2**MAX_BITS - 1:
+            raise InputError(
+                f"integer coordinates span {int(extent.max()) + 1} voxels on one axis, more than "
+                f"the 2**{MAX_BITS} grid; pass bits (--bits N, N <= {MAX_BITS}) to quantize them"
+            )
+        if np.abs(xyz).max() >= 2**31:
+            raise InputError("integer coordinates must fit in int32")
+        origin = lo.astype(np.int64)
+        return xyz.astype(np.int64) - origin, origin, True
+    depth = DEFAULT_BITS if bits is None else bits
+    scale = (2**depth - 1) / extent.max() if extent.max() > 0 else 1.0
+    voxels = np.round((xyz - lo) * scale).astype(np.int64)
+    return voxels, np.zeros(3, dtype=np.int64), False
+
+
 def voxelize(
-    xyz: np.ndarray, colours: np.ndarray, bits: int = DEFAULT_BITS
+    xyz: np.ndarray, colours: np.ndarray, bits: int | None = None
 ) -> tuple[PointCloud, int, bool]:
-    """Voxelize float points (see the module docstring).
+    """Voxelize points (see the module docstring).
 
     Args:
         xyz: float ``[N, 3]`` coordinates; rows with non-finite values are dropped.
         colours: float ``[N, 3]`` colours in [0, 1].
-        bits: grid depth; the longest side of the bounding box spans ``2**bits - 1`` voxels.
+        bits: grid depth to quantize to (the longest side of the bounding box spans
+            ``2**bits - 1`` voxels), or None: integer coordinates kept exactly, float ones
+            quantized to :data:`DEFAULT_BITS`.
 
     Returns:
         ``(cloud, dropped, kept_exact)``: the voxelized cloud (Morton order), the number of
-        dropped points and whether integer coordinates were kept exactly.
+        dropped points and whether integer coordinates were kept exactly. Points merged into
+        shared voxels number ``N - dropped - cloud.points``.
+
+    Raises:
+        InputError: bad shapes or ``bits``, no finite point, or integer coordinates beyond the
+            21-bit grid with no ``bits`` to quantize them to.
     """
-    bits = check_bits(bits)
+    bits = None if bits is None else check_bits(bits)
     xyz = np.asarray(xyz, dtype=np.float64)
     colours = np.asarray(colours, dtype=np.float64)
     if xyz.ndim != 2 or xyz.shape[1] != 3 or colours.shape != xyz.shape:
@@ -83,18 +123,7 @@ def voxelize(
         xyz, colours = xyz[finite], colours[finite]
     if xyz.shape[0] == 0:
         raise InputError("the point cloud has no points with finite coordinates")
-    lo = xyz.min(axis=0)
-    extent = xyz.max(axis=0) - lo
-    exact = bool(np.all(xyz == np.round(xyz)) and extent.max() <= 2**bits - 1)
-    if exact:
-        if np.abs(xyz).max() >= 2**31:
-            raise InputError("integer coordinates must fit in int32")
-        origin = lo.astype(np.int64)
-        voxels = xyz.astype(np.int64) - origin
-    else:
-        origin = np.zeros(3, dtype=np.int64)
-        scale = (2**bits - 1) / extent.max() if extent.max() > 0 else 1.0
-        voxels = np.round((xyz - lo) * scale).astype(np.int64)
+    voxels, origin, exact = _grid(xyz, bits)
     codes = morton_encode(voxels)
     unique, inverse = np.unique(codes, return_inverse=True)
     counts = np.bincount(inverse, minlength=unique.size).astype(np.float64)
@@ -122,15 +151,16 @@ def _open3d():
 
 
 def load_cloud(
-    path: str | os.PathLike[str], bits: int = DEFAULT_BITS
+    path: str | os.PathLike[str], bits: int | None = None
 ) -> tuple[PointCloud, SourceInfo]:
     """Read a ``.ply`` (ASCII or binary) or ``.pcd`` (incl. binary_compressed) and voxelize it.
 
-    Returns the cloud (int32 ``[N,3]`` voxels in Morton order, uint8 colours) and a
-    :class:`SourceInfo`. Raises :class:`InputError` for missing, unreadable, empty or
-    colourless files and bad ``bits``.
+    ``bits`` as in :func:`voxelize` (None: integer coordinates exact, float ones on the
+    default 10-bit grid). Returns the cloud (int32 ``[N,3]`` voxels in Morton order, uint8
+    colours) and a :class:`SourceInfo`. Raises :class:`InputError` for missing, unreadable,
+    empty or colourless files and bad ``bits``.
     """
-    bits = check_bits(bits)
+    bits = None if bits is None else check_bits(bits)
     path = Path(path)
     if path.suffix.lower() not in INPUT_SUFFIXES:
         raise InputError(f"{path}: point clouds must be .ply or .pcd files")
@@ -144,12 +174,17 @@ def load_cloud(
     if colours.shape != xyz.shape:
         raise InputError(f"{path}: the points have no colour; nmc codes coloured point clouds")
     cloud, dropped, exact = voxelize(xyz, colours, bits)
-    info = SourceInfo(str(path), int(xyz.shape[0]), dropped, exact, cloud.points)
+    depth = (
+        max(int((cloud.xyz.max(axis=0) - cloud.xyz.min(axis=0)).max()).bit_length(), 1)
+        if exact
+        else (DEFAULT_BITS if bits is None else bits)
+    )
+    info = SourceInfo(str(path), int(xyz.shape[0]), dropped, exact, cloud.points, depth)
     return cloud, info
 
 
-def read_cloud(path: str | os.PathLike[str], bits: int = DEFAULT_BITS) -> PointCloud:
-    """Read and voxelize a point-cloud file to a ``bits``-deep grid (see :func:`load_cloud`)."""
+def read_cloud(path: str | os.PathLike[str], bits: int | None = None) -> PointCloud:
+    """Read and voxelize a point-cloud file (see :func:`load_cloud`)."""
     return load_cloud(path, bits)[0]
 
 

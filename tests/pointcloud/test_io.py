@@ -56,7 +56,39 @@ def test_integer_coordinates_are_kept_exactly():
     np.testing.assert_array_equal(merged, [128, 128, 128])
 
 
-@pytest.mark.parametrize("bits", [0, 22, -3, 2.5, "10", None])
+def test_integer_coordinates_keep_their_depth_unless_a_grid_is_asked_for():
+    rng = np.random.default_rng(4)
+    xyz = np.unique(rng.integers(0, 1 << 14, (3000, 3)), axis=0).astype(np.float64)
+    colours = rng.uniform(0, 1, xyz.shape)
+    cloud, _, exact = voxelize(xyz, colours)
+    assert exact and cloud.points == len(xyz)
+    np.testing.assert_array_equal(_lex(cloud.xyz), _lex(xyz.astype(np.int32)))
+    cloud, _, exact = voxelize(xyz, colours, bits=14)  # fits the asked grid: still exact
+    assert exact and cloud.points == len(xyz)
+    coarse, _, exact = voxelize(xyz, colours, bits=4)  # asked for: quantized, points merge
+    assert not exact and coarse.xyz.max() == 15 and coarse.points < len(xyz)
+
+
+def test_float_coordinates_go_on_the_default_10_bit_grid():
+    rng = np.random.default_rng(5)
+    xyz = rng.normal(0, 1, (5000, 3))
+    cloud, _, exact = voxelize(xyz, rng.uniform(0, 1, xyz.shape))
+    assert not exact and cloud.xyz.min() == 0 and cloud.xyz.max() == 1023
+
+
+def test_integer_coordinates_beyond_the_21_bit_grid_need_a_depth():
+    xyz = np.array([[0.0, 0, 0], [1 << 21, 5, 5], [3, 4, 5]])
+    with pytest.raises(InputError, match="--bits"):
+        voxelize(xyz, np.zeros((3, 3)))
+    cloud, _, exact = voxelize(xyz, np.zeros((3, 3)), bits=21)
+    assert not exact and cloud.points == 3
+
+
+def _lex(xyz: np.ndarray) -> np.ndarray:
+    return xyz[np.lexsort(xyz.T)]
+
+
+@pytest.mark.parametrize("bits", [0, 22, -3, 2.5, "10"])
 def test_bad_bits_are_refused(bits):
     with pytest.raises(InputError):
         voxelize(np.zeros((2, 3)), np.zeros((2, 3)), bits=bits)
