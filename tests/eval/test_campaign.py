@@ -160,13 +160,6 @@ def test_local_worker_processes(carphone: Path, tmp_path: Path) -> None:
     assert outcome.computed == 8 and not outcome.failures
 
 
-def test_ray_executor_on_a_local_instance(carphone: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    recipe = parse_recipe(_recipe(carphone))
-    outcome = run_campaign(recipe, tmp_path, executor="ray", progress=False)
-    assert outcome.computed == 8 and not outcome.failures
-
-
 def test_nmc_codec_through_the_public_api(carphone: Path, tmp_path: Path) -> None:
     pytest.importorskip("nmc.video.codec")
     extra = textwrap.dedent(
