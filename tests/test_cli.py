@@ -111,7 +111,7 @@ def _run_nmc(
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         preexec_fn=prepare,
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -19,32 +18,13 @@ from nmc.eval.campaign import RD_FILE
 from nmc.eval.results import read_points
 from tests.eval.test_campaign import _recipe
 from tests.eval.test_workers import _alive, _children, _wait_until
-from tests.test_cli import _one_error_line, _without_root_override
+from tests.test_cli import _one_error_line, _run_nmc
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _eval_args(recipe: Path, out: Path, *extra: str) -> list[str]:
     return ["eval", "video", "--recipe", str(recipe), "-o", str(out), "-q", *extra]
-
-
-def _run(args: list[str], **limits) -> subprocess.CompletedProcess:
-    def prepare() -> None:
-        if "file_size" in limits:
-            size = limits["file_size"]
-            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        if limits.get("drop_root"):
-            _without_root_override()
-
-    code = f"import sys\nfrom nmc.cli import main\nsys.exit(main({args!r}))\n"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=prepare,
-    )
 
 
 @pytest.fixture
@@ -68,7 +48,7 @@ def test_unwritable_results_folder_is_one_line_exit_2(recipe, tmp_path):
     out.mkdir()
     out.chmod(0o555)
     try:
-        ran = _run(_eval_args(recipe, out), drop_root=True)
+        ran = _run_nmc(_eval_args(recipe, out), drop_root=True)
     finally:
         out.chmod(0o755)
     _one_error_line(ran, 2, "not writable")
@@ -77,7 +57,7 @@ def test_unwritable_results_folder_is_one_line_exit_2(recipe, tmp_path):
 
 def test_disk_full_mid_campaign_keeps_the_stored_points_and_no_part_file(recipe, tmp_path):
     out = tmp_path / "results"
-    ran = _run(_eval_args(recipe, out, "--jobs", "1"), file_size=1500)  # about 3 records
+    ran = _run_nmc(_eval_args(recipe, out, "--jobs", "1"), file_size_limit=1500)  # 3 points
     _one_error_line(ran, 2, f"cannot write {out / RD_FILE}", "file-size limit")
     kept = read_points(out / RD_FILE)  # complete lines only
     assert 1 <= len(kept) < 8
