@@ -10,7 +10,6 @@ from nmc.bitstream.atomic import (
     atomic_open,
     atomic_write_bytes,
     check_output,
-    write_error,
 )
 from nmc.bitstream.container import (
     FORMAT_MAJOR,
@@ -50,5 +49,4 @@ __all__ = [
     "read_file",
     "read_preamble",
     "unpack",
-    "write_error",
 ]

@@ -52,7 +52,7 @@ class AtomicWriter(abc.ABC):
             self.abort()
 
 
-def write_error(path: str | os.PathLike[str], exc: OSError) -> InputError:
+def _write_error(path: str | os.PathLike[str], exc: OSError) -> InputError:
     """The one-line :class:`InputError` for an ``OSError`` met while writing ``path``."""
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
@@ -94,7 +94,7 @@ class AtomicFile:
                 )
                 self._named = Path(tmp)
         except OSError as exc:
-            raise write_error(self._path, exc) from exc
+            raise _write_error(self._path, exc) from exc
         self._fh: BinaryIO = os.fdopen(fd, "wb")
 
     @staticmethod
@@ -116,7 +116,7 @@ class AtomicFile:
         try:
             self._fh.write(data)
         except OSError as exc:
-            raise write_error(self._path, exc) from exc
+            raise _write_error(self._path, exc) from exc
 
     def tell(self) -> int:
         """Bytes written so far."""
@@ -137,7 +137,7 @@ class AtomicFile:
             os.replace(self._named, self._path)
         except OSError as exc:
             self.discard()
-            raise write_error(self._path, exc) from exc
+            raise _write_error(self._path, exc) from exc
         except BaseException:
             self.discard()
             raise

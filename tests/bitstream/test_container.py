@@ -140,3 +140,47 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_atomic_writes_without_unnamed_files(tmp_path, monkeypatch):
+    """Where O_TMPFILE is missing a hidden .part file is used, and removed on failure."""
+    from nmc.bitstream import AtomicFile
+
+    monkeypatch.setattr(AtomicFile, "_anonymous", staticmethod(lambda folder: None))
+    target = tmp_path / "x.nmc"
+    atomic_write_bytes(target, b"data")
+    assert target.read_bytes() == b"data"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    with pytest.raises(RuntimeError), ContainerWriter(tmp_path / "y.nmc", 1, b"") as writer:
+        writer.write_chunk("DATA", b"x")
+        assert len(list(tmp_path.glob(".y.nmc.*.part"))) == 1
+        raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nmc"]
+
+
+def test_unnamed_file_is_copied_where_it_cannot_be_linked(tmp_path, monkeypatch):
+    import os
+
+    from nmc.bitstream import atomic
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic, "_flink", refuse)
+    monkeypatch.setattr(os, "link", refuse)
+    target = tmp_path / "x.nmc"
+    atomic_write_bytes(target, b"payload" * 5000)
+    assert target.read_bytes() == b"payload" * 5000
+    assert [p.name for p in tmp_path.iterdir()] == ["x.nmc"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def test_output_checks_name_the_problem(tmp_path):
+    from nmc.bitstream import check_output
+
+    (tmp_path / "folder.nmc").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        atomic_write_bytes(tmp_path / "folder.nmc", b"")
+    with pytest.raises(InputError, match="does not exist"):
+        check_output(tmp_path / "missing" / "x.nmc")
+    assert check_output(tmp_path / "ok.nmc") == tmp_path / "ok.nmc"
