@@ -136,4 +136,4 @@ def test_ctrl_c_stops_parent_and_workers_promptly(to_group):
     parent.wait(timeout=10)
     assert time.monotonic() - sent < 5
     assert parent.returncode != 0  # KeyboardInterrupt
-    assert not any(map(_alive, workers))
+    assert _wait_until(lambda: not any(map(_alive, workers)), 2)
