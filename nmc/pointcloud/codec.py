@@ -2,7 +2,8 @@
 
 Lossless octree geometry and RAHT-coded colours at G-PCC QPs (DESIGN.md § 5). Encode options:
 ``qp`` (4..63, default 34) or ``quality`` (1..8 -> QP 51, 46, 40, 34, 28, 22, 16, 10),
-``chroma_qp_offset`` (default -1), ``bits`` (voxel grid depth of float inputs, default 10),
+``chroma_qp_offset`` (default -1), ``bits`` (quantize to this grid depth; by default integer
+coordinates are kept exactly and float ones go on a 10-bit grid),
 ``postfilter`` (recorded as the decoder's default), ``progress``. Decode options:
 ``postfilter`` (``none`` or ``msgat``; default: what the file records), ``device``,
 ``progress``. An option given to the wrong side raises :class:`~nmc.errors.InputError`.
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nmc.bitstream import Container
-from nmc.errors import InputError
+from nmc.errors import InputError, NmcWarning
 from nmc.pointcloud import postfilter
 from nmc.pointcloud.cloud import DecodedCloud, PointCloud
 from nmc.pointcloud.cloud_codec import (
@@ -29,7 +31,7 @@ from nmc.pointcloud.cloud_codec import (
     encode_cloud_with_stats,
 )
 from nmc.pointcloud.header import POSTFILTERS, CloudHeader
-from nmc.pointcloud.io import DEFAULT_BITS, INPUT_SUFFIXES, load_cloud, write_ply
+from nmc.pointcloud.io import INPUT_SUFFIXES, SourceInfo, load_cloud, write_ply
 from nmc.pointcloud.qp import qp_step
 from nmc.registry import check_options
 
@@ -42,7 +44,8 @@ __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode",
 OPTIONS = {
     "qp": "G-PCC attribute QP of luma, 4..63 (CTC: 51 46 40 34 28 22; default 34)",
     "chroma_qp_offset": "QP offset of Cb and Cr (default -1, as G-PCC's CTC)",
-    "bits": "voxel grid depth for float coordinates (default 10)",
+    "bits": "quantize coordinates to this grid depth, 1..21 (default: integer coordinates "
+    "kept exactly, float ones on a 10-bit grid)",
     "postfilter": "colour post-filter: none or msgat (encode: the decoder's default)",
 }
 _ENCODE = {"qp", "quality", "chroma_qp_offset", "bits", "postfilter", "progress"}
@@ -69,6 +72,24 @@ def _qp(options: dict[str, Any]) -> int:
     return options.get("qp", DEFAULT_QP)
 
 
+def _warn_merged(info: SourceInfo) -> None:
+    """An :class:`~nmc.errors.NmcWarning` when voxelizing merged points (geometry was lost)."""
+    if not info.merged_points:
+        return
+    why = (
+        "points with equal integer coordinates"
+        if info.kept_exact
+        else f"coordinates quantized to a {info.bits}-bit grid; --bits sets the depth"
+    )
+    warnings.warn(
+        f"{info.path}: voxelizing merged {info.merged_points:,} of "
+        f"{info.source_points - info.dropped_points:,} points into shared voxels "
+        f"({info.points:,} kept; {why})",
+        NmcWarning,
+        stacklevel=3,
+    )
+
+
 def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     """Encode a point-cloud file or :class:`PointCloud`: ``(.nmc bytes, JSON-able report)``."""
     options = check_options(options, _ENCODE, "point-cloud encoding")
@@ -82,13 +103,16 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
             raise InputError("bits applies to files; a PointCloud is already voxelized")
         cloud = source
     else:
-        cloud, info = load_cloud(source, options.get("bits", DEFAULT_BITS))
+        cloud, info = load_cloud(source, options.get("bits"))
         report.update(
             source=info.path,
             source_points=info.source_points,
             dropped_points=info.dropped_points,
+            merged_points=info.merged_points,
             kept_exact=info.kept_exact,
+            bits=info.bits,
         )
+        _warn_merged(info)
     started = time.perf_counter()
     data, stats = encode_cloud_with_stats(
         cloud, qp, options.get("chroma_qp_offset", -1), POSTFILTERS.index(name)
