@@ -181,13 +181,12 @@ def video_traces(family: str, quality: int, clip: str, frames: int, path: str) -
     torch.set_num_threads(1)
     from nmc.video import encode_video, read_video
     from nmc.video.config import config_for
-    from nmc.video.networks import NetSpec
 
     video, _ = read_video(clip, 0, frames)
     config = config_for(family, quality)
     traces = []
     encode_video(video, config, progress=False, on_frame=traces.append)
-    spec = NetSpec(family, config.arch, video.height, video.width)
+    spec = config.frame_spec(video.height, video.width)
     frames_out = [(t.index, t.reference, t.fitted) for t in traces if t.kind == "PFRM"]
     torch.save({"spec": spec, "frames": frames_out}, path)
     return f"video-{family}-q{quality}-updates"
@@ -195,6 +194,7 @@ def video_traces(family: str, quality: int, clip: str, frames: int, path: str) -
 
 def video_workload(model: str, path: str) -> Workload:
     """The video codec's P-frame updates saved by :func:`video_traces`, one stream per frame."""
+    from nmc.video.frame_model import render_state
     from nmc.weights import decode_update, encode_update
 
     saved = torch.load(path, weights_only=False)
@@ -221,8 +221,7 @@ def video_workload(model: str, path: str) -> Workload:
 
     with torch.no_grad():  # the outputs with the fitted updates, computed once
         exact_out = {
-            index: torch.func.functional_call(net, {**references[index], **f}, ())
-            for index, f in fitted.items()
+            index: render_state(net, {**references[index], **f}) for index, f in fitted.items()
         }
     energy = sum(float(out.double().pow(2).sum()) for out in exact_out.values())
 
@@ -235,7 +234,7 @@ def video_workload(model: str, path: str) -> Workload:
                     key = f"{index:03d}/{name}"
                     if key in recon:
                         coded[name] = references[index][name] + recon[key]
-                got = torch.func.functional_call(net, coded, ())
+                got = render_state(net, coded)
                 num += float((got - exact_out[index]).double().pow(2).sum())
         kind = "relative squared error of the rendered frames (six planes) over all P frames"
         return num / energy, kind, {"p_frames": len(fitted)}

@@ -104,6 +104,40 @@ def rans_decode(data: bytes, table_index: np.ndarray, freqs: np.ndarray) -> np.n
     return np.asarray(decoded[:count], dtype=np.int64)
 
 
+class RansStreamDecoder:
+    """Decode one :func:`rans_encode` stream in several passes, each with its own tables.
+
+    For context models whose tables depend on symbols decoded in earlier passes: the encoder
+    codes every pass's symbols in one call, in decode order; the decoder asks for them pass by
+    pass. Reading is bounded exactly as in :func:`rans_decode`.
+
+    Args:
+        data: the stream.
+        total: the number of symbols the encoder coded (all passes).
+    """
+
+    def __init__(self, data: bytes, total: int) -> None:
+        need = 2 * max(total, _MIN_SYMBOLS) + _INITIAL_STATE_BYTES
+        if len(data) < need:
+            data = bytes(data) + bytes(need - len(data))
+        self._left = total
+        self._decoder = ans_extension().RansDecoder()
+        self._decoder.set_stream(data)
+
+    def decode(self, table_index: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+        """The next ``len(table_index)`` symbols (int64), symbol ``i`` from table
+        ``freqs[table_index[i]]`` (int [T, A], rows summing to 2**16)."""
+        count = int(table_index.size)
+        if count > self._left:
+            raise ValueError(f"asked for {count} symbols, {self._left} left in the stream")
+        self._left -= count
+        if count == 0:
+            return np.zeros(0, dtype=np.int64)
+        cdfs, sizes = _cdf_lists(freqs)
+        decoded = self._decoder.decode_stream(table_index.tolist(), cdfs, sizes, [0] * len(sizes))
+        return np.asarray(decoded, dtype=np.int64)
+
+
 def _pad(
     symbols: np.ndarray | None, freqs: np.ndarray, table_index: np.ndarray
 ) -> tuple[np.ndarray | None, np.ndarray]:

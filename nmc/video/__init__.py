@@ -1,10 +1,11 @@
-"""Video codec by neural weight stepping.
+"""Video codec by neural weight stepping over overfitted latent grids.
 
-A clip becomes the weights of a small network: each group of pictures starts with an I frame
-(a network fitted to the frame, weights coded in full) and continues with P frames (a
-rate-penalized step of the previous frame's decoded weights, coded sparse). Two network
-families: ``conv`` (NeRV-like generator, default) and ``mlp`` (coordinate MLP; renders at any
-scale).
+A frame is the decoder's parameters: multi-resolution integer latent grids, a tiny context
+model that gives their entropy coder its probabilities, and a small synthesis network. Each
+group of pictures starts with an I frame (all of them fitted and coded) and continues with
+P frames (a rate-penalized, quantized step of the previous frame's decoded parameters). Two
+synthesis families: ``conv`` (per-pixel MLP + residual 3x3 convolutions, default) and ``mlp``
+(per-pixel MLP only).
 
 Python API::
 
@@ -38,7 +39,7 @@ def decode(
 ) -> Video:
     """Decode frames ``start .. start+frames-1`` of a video ``.nmc`` (bytes, path or container).
 
-    ``options``: ``scale`` (mlp family), ``device``. Returns 8-bit 4:2:0 planes as a
+    ``options``: ``device``. Returns 8-bit 4:2:0 planes as a
     :class:`Video`; ``video.rgb()`` gives ``uint8 [T, H, W, 3]``.
     """
     return VideoDecoder(source, **options).read(start, frames)

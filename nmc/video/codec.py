@@ -1,8 +1,8 @@
-"""The video codec's plug-in for :mod:`nmc.registry` (codec id 1): neural weight stepping.
+"""The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
-Encode options (CLI ``--name``): quality, target_bpp, family, gop, steps, intra_steps, update,
-rank, lam, frames, start, fps, seed, threads, device, progress.
-Decode options: start, frames, scale, device, progress. An option given to the wrong side
+Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
+lam, frames, start, fps, seed, threads, device, progress.
+Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
 """
 
@@ -32,25 +32,24 @@ __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode",
 OPTIONS = {
     "quality": "quality level 1 (smallest file) .. 8 (best); default 4",
     "target_bpp": "encode at the best quality whose file stays under this many bits per pixel",
-    "family": "network family: conv (NeRV-like generator, default) or mlp (coordinate MLP)",
-    "gop": "frames per group: one I frame (full weights) then P frames (weight steps); 1 = all I",
-    "steps": "Adam steps per P frame (default: conv 100, mlp 100)",
-    "intra_steps": "Adam steps of the first I frame (default: conv 600, mlp 1000)",
-    "update": "parameters a P frame moves: all, first, last, bias, lowrank",
-    "rank": "rank of --update lowrank steps (default 2)",
+    "family": "synthesis family: conv (per-pixel MLP + 3x3 refinement, default) or mlp",
+    "preset": "encoder time preset: fast, medium (default) or slow (more fitting steps)",
+    "gop": "frames per group: one I frame (latents + networks) then P frames (steps); 1 = all I",
+    "steps": "Adam steps per P frame (default: preset's, 100 for medium)",
+    "intra_steps": "Adam steps of the first I frame (default: preset's, 1500 for medium)",
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
+    "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
     "frames": "number of frames to encode / to decode (default: all)",
     "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",
     "fps": "frame rate of an array source (default 25)",
     "seed": "seed of the network initialization (encoder only)",
     "threads": "torch CPU threads for fitting (default: 1 below 0.2 megapixels, else torch's)",
-    "scale": "decode at this size factor, e.g. 0.5 or 2 (mlp family only)",
     "device": "cpu or cuda",
 }
-_ENCODE = {"quality", "target_bpp", "family", "gop", "steps", "intra_steps", "update", "rank",
-           "lam", "frames", "start", "fps", "seed", "threads", "device", "progress"}  # fmt: skip
-_DECODE = {"start", "frames", "scale", "device", "progress"}
-_INTEGER = {"quality", "gop", "steps", "intra_steps", "rank", "frames", "start", "seed", "threads"}
+_ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
+           "motion", "frames", "start", "fps", "seed", "threads", "device", "progress"}  # fmt: skip
+_DECODE = {"start", "frames", "device", "progress"}
+_INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads"}
 
 
 def accepts(source: object) -> bool:
@@ -70,6 +69,8 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     progress = bool(options.pop("progress", True))
     start = options.pop("start", 0)
     video, info = read_video(source, start, options.pop("frames", None), options.pop("fps", None))
+    if "motion" in options:
+        options["motion"] = _switch(options["motion"], "motion")
     family = options.pop("family", "conv")
     target = options.pop("target_bpp", None)
     if target is not None and "quality" in options:
@@ -89,12 +90,20 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     return data, report
 
 
+def _switch(value: object, name: str) -> bool:
+    """An on/off option from the API (bool, 0 / 1) or the command line (true / false...)."""
+    words = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+    if isinstance(value, (bool, np.bool_)) or value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in words:
+        return words[value.lower()]
+    raise InputError(f"{name} must be true or false, got {value!r}")
+
+
 def decode(container: Container, **options: Any) -> tuple[Video, dict[str, Any]]:
     """Decode to a :class:`Video` (8-bit 4:2:0 planes; ``np.asarray(video)`` is RGB)."""
     options = check_options(options, _DECODE, "video decoding", frozenset(_INTEGER))
-    decoder = VideoDecoder(
-        container, scale=options.get("scale", 1.0), device=options.get("device", "cpu")
-    )
+    decoder = VideoDecoder(container, device=options.get("device", "cpu"))
     started = time.perf_counter()
     video = decoder.read(
         options.get("start", 0), options.get("frames"), options.get("progress", True)
@@ -128,14 +137,15 @@ def describe(container: Container) -> dict[str, Any]:
     return {
         "video": {
             "family": spec.family,
-            "arch": list(spec.arch.fields()),
+            "levels": spec.levels,
+            "synthesis": list(spec.synthesis.fields()),
+            "context": list(spec.context.fields()),
+            "macs_per_pixel": spec.synthesis.macs_per_pixel(spec.levels),
             "width": spec.width,
             "height": spec.height,
             "fps": str(header.fps),
             "frames": header.num_frames,
             "gop": header.gop,
-            "update": header.update,
-            "rank": header.rank,
             "quality": header.quality,
             "source_pix_fmt": header.source_pix_fmt,
             "start": header.start,

@@ -1,9 +1,8 @@
-"""Encoder settings: one frozen dataclass, and the quality ladder that fills it.
+"""Encoder settings: one frozen dataclass, the quality ladder and the time presets that fill it.
 
-Quality 1 (smallest file) .. 8 (best) sets the quantization step of I-frame weights and
-P-frame updates, the rate weight ``lambda`` and (conv) the network size; step counts and
-learning rates depend on the family only. Any field can be overridden by an encode option of
-the same name.
+Quality 1 (smallest file) .. 8 (best) sets the rate weight ``lambda``; the preset (``fast``,
+``medium``, ``slow``) sets the number of fitting steps. Any field can be overridden by an
+encode option of the same name.
 """
 
 from __future__ import annotations
@@ -11,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from nmc.errors import InputError
-from nmc.video.conv import ConvArch
-from nmc.video.mlp import MlpArch
-from nmc.video.networks import FAMILIES, UPDATE_MODES
+from nmc.video.context import ContextArch
+from nmc.video.frame_model import FAMILIES, FrameSpec
+from nmc.video.latents import MAX_LEVELS
+from nmc.video.synthesis import SynthesisArch
 
 QUALITIES = range(1, 9)
 DEFAULT_QUALITY = 4
+PRESETS = ("fast", "medium", "slow")
+DEFAULT_PRESET = "medium"
 
 
 @dataclass(frozen=True)
@@ -24,113 +26,112 @@ class EncoderConfig:
     """Everything that decides an encode (see :func:`config_for` for the defaults).
 
     Attributes:
-        family: ``"mlp"`` or ``"conv"``.
-        arch: layer sizes of the family's network.
+        family: ``"mlp"`` (per-pixel MLP synthesis) or ``"conv"`` (+ residual 3x3 layers).
+        levels: latent grids (finest at the 4:2:0 luma size, each next one half as large).
+        synthesis, context: layer sizes of the synthesis and of the latents' context model.
         gop: frames per group of pictures (one I frame, then P frames).
-        update: which parameters a P frame moves (:data:`nmc.video.networks.UPDATE_MODES`).
-        rank: rank of ``lowrank`` updates.
         intra_steps: Adam steps of an I frame fitted from scratch.
-        warm_steps: Adam steps of an I frame warm-started from the previous frame.
+        warm_steps: Adam steps of an I frame warm-started from the previous decoded frame.
         steps: Adam steps per P frame.
-        intra_lr, update_lr: peak learning rates of I and P fitting.
-        intra_step: quantization step of I-frame weights.
-        update_step: quantization step of P-frame updates.
-        lam: rate weight (MSE per bit per pixel) of both fits.
-        warm_start: start I frames after the first from the previous decoded weights.
-        seed: seed of the random initialization (encoder only; never needed to decode).
+        lr: peak learning rate of I frames; update_lr: of P frames.
+        lam: rate weight (MSE per bit per pixel; MSE of samples scaled to [0, 1]).
+        update_step: quantization step of P-frame steps of the synthesis weights.
+        motion: predict P frames by motion compensation (False: the ablation without motion,
+            P frames are residuals over the previous frame).
+        warm_start: start I frames after the first from the previous decoded state.
+        seed: seed of the random initialization and training noise (encoder only).
         quality: the quality level the settings came from (0 = custom).
+        preset: the time preset the step counts came from.
         device: torch device of the fitting (``"cpu"`` or ``"cuda"``).
         threads: torch CPU threads of the fitting; 0 = automatic (one thread below 0.2
             megapixels, where these small networks gain little from more threads and lose a
-            lot when the cores are shared: 31 ms vs 1.5 ms per step measured here under load;
-            torch's own setting above).
+            lot when the cores are shared; torch's own setting above).
     """
 
     family: str = "conv"
-    arch: MlpArch | ConvArch = field(default_factory=ConvArch)
+    levels: int = 7
+    synthesis: SynthesisArch = field(default_factory=lambda: SynthesisArch((8,), 1))
+    context: ContextArch = field(default_factory=lambda: ContextArch((8, 8)))
     gop: int = 30
-    update: str = "all"
-    rank: int = 2
-    intra_steps: int = 600
-    warm_steps: int = 150
+    intra_steps: int = 1500
+    warm_steps: int = 300
     steps: int = 100
-    intra_lr: float = 1e-2
+    lr: float = 1e-2
     update_lr: float = 2e-3
-    intra_step: float = 0.01
-    update_step: float = 0.01
-    lam: float = 0.0
+    lam: float = 1e-3
+    update_step: float = 2.0**-7
+    motion: bool = True
     warm_start: bool = True
     seed: int = 0
     quality: int = DEFAULT_QUALITY
+    preset: str = DEFAULT_PRESET
     device: str = "cpu"
     threads: int = 0
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise InputError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
-        if self.update not in UPDATE_MODES:
-            raise InputError(
-                f"update must be one of {', '.join(UPDATE_MODES)}, got {self.update!r}"
-            )
-        expected = MlpArch if self.family == "mlp" else ConvArch
-        if not isinstance(self.arch, expected):
-            raise InputError(f"the {self.family} family needs a {expected.__name__}")
+        if self.preset not in PRESETS:
+            raise InputError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        if not 1 <= self.levels <= MAX_LEVELS:
+            raise InputError(f"levels must be 1..{MAX_LEVELS}, got {self.levels}")
         for name in ("gop", "intra_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warm_steps", "steps", "rank", "threads"):
+        for name in ("warm_steps", "steps", "threads"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("intra_lr", "update_lr", "intra_step", "update_step"):
+        for name in ("lr", "update_lr", "update_step"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not self.lam >= 0:
-            raise InputError(f"lam must be >= 0, got {self.lam}")
+        if not self.lam > 0:
+            raise InputError(f"lam must be > 0, got {self.lam}")
+
+    def frame_spec(self, height: int, width: int) -> FrameSpec:
+        """The frame model these settings build for a ``height x width`` clip."""
+        return FrameSpec(self.family, self.levels, self.synthesis, self.context, height, width)
 
 
-# Quality ladder, measured on carphone (30 frames): the rate weight follows the step as
-# lambda = step**2 (a step's squared error per coded bit), which traced the best trade-off of
-# the (step, lambda) pairs tried; above quality 4 the networks grow (a larger network costs
-# more bits per frame but is the only way past ~35 dB for conv, ~32 dB for the MLP).
-_STEPS = (0.04, 0.03, 0.024, 0.02, 0.02, 0.016, 0.012, 0.01)
-_SMALL, _MEDIUM, _LARGE = (
-    ConvArch(8, (16, 12, 8)),
-    ConvArch(8, (24, 16, 12)),
-    ConvArch(12, (32, 24, 16)),
-)
-_CONV_ARCHS = (_SMALL, _SMALL, _SMALL, _SMALL, _MEDIUM, _MEDIUM, _MEDIUM, _LARGE)
-_MLP_ARCHS = (MlpArch(),) * 4 + (MlpArch(128, 64, 3),) * 4
-_FAMILY_DEFAULTS = {
-    "conv": dict(update="all", intra_steps=600, warm_steps=150, steps=100, intra_lr=1e-2,
-                 update_lr=2e-3),
-    "mlp": dict(update="first", intra_steps=1000, warm_steps=200, steps=100,
-                intra_lr=5e-3, update_lr=1e-3),
-}  # fmt: skip
+# Quality ladder: lambda halves per level. Measured on carphone frame 0 (conv, 1500 steps):
+# lambda 0.004 -> 0.40 bpp, 0.001 -> 0.77 bpp; the ladder spans about 0.15 - 2 bpp on QCIF.
+_LAMBDAS = tuple(0.016 * 0.5**k for k in range(8))
+# Small networks: at QCIF every weight is a sizeable share of the file (measured on carphone
+# frame 0, 1500 steps: synthesis 16-16 + context 12-12 cost 5 kbit of a 23 kbit frame; 8 +
+# one 3x3 refinement with context 8-8 cost 2.7 kbit and gave a better rate-distortion point).
+_SYNTHESIS = {"mlp": SynthesisArch((12,), 0), "conv": SynthesisArch((8,), 1)}
+_PRESET_STEPS = {
+    "fast": dict(intra_steps=600, warm_steps=150, steps=50),
+    "medium": dict(intra_steps=1500, warm_steps=300, steps=100),
+    "slow": dict(intra_steps=5000, warm_steps=800, steps=250),
+}
 
 
 def config_for(
-    family: str = "conv", quality: int = DEFAULT_QUALITY, **overrides: object
+    family: str = "conv",
+    quality: int = DEFAULT_QUALITY,
+    preset: str = DEFAULT_PRESET,
+    **overrides: object,
 ) -> EncoderConfig:
-    """The settings of ``family`` at ``quality`` (1..8), with any field overridden by name."""
+    """The settings of ``family`` at ``quality`` (1..8) and ``preset``, with any field
+    overridden by name."""
     if family not in FAMILIES:
         raise InputError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     if quality not in QUALITIES:
         raise InputError(f"quality must be an integer 1..8, got {quality!r}")
-    step = _STEPS[quality - 1]
-    arch = (_CONV_ARCHS if family == "conv" else _MLP_ARCHS)[quality - 1]
+    if preset not in PRESETS:
+        raise InputError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     base = EncoderConfig(
         family=family,
         quality=quality,
-        intra_step=step,
-        update_step=step,
-        lam=step * step,
-        arch=arch,
-        **_FAMILY_DEFAULTS[family],
+        preset=preset,
+        lam=_LAMBDAS[quality - 1],
+        synthesis=_SYNTHESIS[family],
+        **_PRESET_STEPS[preset],
     )
     unknown = set(overrides) - set(EncoderConfig.__dataclass_fields__)
     if unknown:
         raise InputError(f"unknown encoder setting(s): {', '.join(sorted(unknown))}")
     custom = {k: v for k, v in overrides.items() if v is not None}
-    if custom.keys() & {"intra_step", "update_step", "lam"}:
+    if custom.keys() & {"lam", "update_step"}:
         custom["quality"] = 0
     return replace(base, **custom)

@@ -1,10 +1,11 @@
-"""The weight-stepping encoder: I frames are fitted networks, P frames are coded weight steps.
+"""The encoder: I frames are fitted latent grids + networks, P frames are coded parameter steps.
 
-For each group of ``gop`` frames: the I frame's network is fitted (from scratch for the first,
-warm-started from the previous decoded weights after that), quantized and coded in full with
-:func:`nmc.weights.encode_state_dict`; each following frame starts from the previous frame's
-*decoded* weights, fits a rate-penalized step, and codes its integers with
-:func:`nmc.weights.encode_update`. The encoder continues from exactly the weights the decoder
+For each group of ``gop`` frames: the I frame's latents, context model and synthesis are fitted
+(from scratch for the first, warm-started from the previous decoded state after that) under
+``D + lambda R``, then rounded, their network steps chosen and coded (:mod:`nmc.video.intra`);
+each following frame predicts from the previous *decoded* frame by motion and steps the
+previous frame's parameters (:mod:`nmc.video.inter`). A frame that motion cannot predict (a
+scene cut) is coded as an I frame. The encoder continues from exactly the state the decoder
 will rebuild (closed loop), so quantization errors never accumulate unseen.
 """
 
@@ -21,14 +22,21 @@ from tqdm import tqdm
 
 from nmc.bitstream import Chunk, pack
 from nmc.errors import BitstreamError, InputError
-from nmc.eval.metrics import psnr_planes
-from nmc.media import Video
+from nmc.media import Video, psnr_planes
 from nmc.video.config import EncoderConfig
-from nmc.video.fit import FitSettings, State, fit_intra, fit_update
+from nmc.video.fit import FitSettings, State, fit_intra
 from nmc.video.format import INTRA, VideoHeader, intra_payload, predicted_payload
-from nmc.video.networks import NetSpec, lowrank_step, render, torch_threads, update_plan
-from nmc.video.planes import loss_weights, to_grid
-from nmc.weights import encode_state_dict, encode_update
+from nmc.video.frame_model import split_state
+from nmc.video.inter import (
+    Reference,
+    code_predicted,
+    fit_predicted,
+    is_scene_cut,
+    zero_vectors,
+)
+from nmc.video.intra import code_intra
+from nmc.video.planes import from_grid, loss_weights, to_grid
+from nmc.video.render import render, torch_threads
 
 CODEC_ID = 1
 
@@ -41,10 +49,12 @@ class FrameTrace:
         index: frame index in the clip.
         kind: ``"IFRM"`` or ``"PFRM"``.
         reference: the previous frame's decoded weights a P frame steps from (None for I).
-        fitted: the fitted weights *before* quantization of the tensors this frame codes
-            densely: every parameter for an I frame; ``reference + fitted step`` of the
-            update plan's dense tensors for a P frame (low-rank factors are not included).
-        decoded: the weights the decoder rebuilds for this frame (all parameters).
+        fitted: the fitted values *before* quantization of the tensors this frame codes:
+            every parameter for an I frame; ``reference + fitted step`` of the moved tensors
+            for a P frame.
+        decoded: the state the decoder rebuilds for this frame (all parameters; a P frame's
+            ``latents.*`` are its residual latents).
+        planes: the frame the decoder will output, ``(y, u, v)`` uint8.
     """
 
     index: int
@@ -52,6 +62,7 @@ class FrameTrace:
     reference: State | None
     fitted: State
     decoded: State
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _device(name: str) -> torch.device:
@@ -62,24 +73,12 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _levels(latents: list[torch.Tensor]) -> State:
+    return {f"latents.{i}": t for i, t in enumerate(latents)}
+
+
 def _cpu(state: State) -> State:
     return {n: t.detach().to("cpu", torch.float32) for n, t in state.items()}
-
-
-def _code_predicted(
-    moved: State, factors: State, reference: State, config: EncoderConfig, plan
-) -> tuple[bytes, bytes, State]:
-    step_payload, recon = encode_update(moved, reference, config.update_step)
-    factor_payload = b""
-    state = dict(reference)
-    state.update(recon)
-    if plan.lowrank:
-        factor_payload, coded = encode_state_dict(_cpu(factors), config.update_step)
-        for name in plan.lowrank:
-            state[name] = reference[name] + lowrank_step(
-                coded[name + ".u"], coded[name + ".v"], reference[name].shape
-            )
-    return step_payload, factor_payload, state
 
 
 _AUTO_THREADS_PIXELS = 200_000
@@ -139,30 +138,29 @@ def _encode(
     on_frame: Callable[[FrameTrace], None] | None,
 ) -> tuple[bytes, dict[str, Any]]:
     device = _device(config.device)
-    spec = NetSpec(config.family, config.arch, video.height, video.width)
-    net = spec.build().to(device)
-    generator = torch.Generator().manual_seed(config.seed)
-    net.initialize(generator)
+    spec = config.frame_spec(video.height, video.width)
+    model = spec.build().to(device)
+    model.initialize(torch.Generator().manual_seed(config.seed))
     viewer = spec.build()  # CPU copy for the decoder's renderer
-    plan = update_plan(net, config.update, config.rank)
     header = VideoHeader(
-        spec, video.num_frames, video.fps, config.gop, config.update, plan.rank,
-        config.quality, source_pix_fmt, start,
-    )  # fmt: skip
+        spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start
+    )
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())
     except BitstreamError as exc:
         raise InputError(f"cannot encode this clip with these settings: {exc}") from exc
     weights = loss_weights(video.height, video.width).to(device)
-    intra = FitSettings(
-        config.intra_steps, config.intra_lr, config.intra_step, config.lam, warmup=0.1
-    )
-    warm = FitSettings(config.warm_steps, config.intra_lr / 4, config.intra_step, config.lam)
-    update = FitSettings(config.steps, config.update_lr, config.update_step, config.lam)
+    weight_step = 2.0**-8
+    intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05)
+    warm = FitSettings(config.warm_steps, config.lr / 4, config.lam, weight_step)
+    update = FitSettings(config.steps, config.update_lr, config.lam, config.update_step)
 
     chunks: list[Chunk] = []
     frames: list[dict[str, Any]] = []
+    parts = dict.fromkeys(("networks", "latents", "motion", "weights", "residual"), 0)
     decoded: State | None = None
+    last_intra: State | None = None
+    reference: Reference | None = None
     started = time.perf_counter()
     bar = tqdm(
         range(video.num_frames), desc="encode", unit="frame", disable=not progress, leave=False
@@ -170,27 +168,48 @@ def _encode(
     for index in bar:
         target = to_grid(*video.frame(index)).to(device)
         kind = header.kind_of(index)
+        if kind != INTRA and is_scene_cut(reference, target.cpu(), weights.cpu()):
+            kind = INTRA
+        previous = decoded
         if kind == INTRA:
-            if decoded is None or not config.warm_start:
-                begin, settings = {n: p.detach() for n, p in net.named_parameters()}, intra
-            else:
-                begin, settings = {n: t.to(device) for n, t in decoded.items()}, warm
-            reference, fitted = None, _cpu(fit_intra(net, begin, target, weights, settings))
-            payload, decoded = encode_state_dict(fitted, config.intra_step)
-            chunk = Chunk(INTRA, intra_payload(index, payload))
+            if last_intra is None or not config.warm_start:
+                begin, settings = {n: p.detach() for n, p in model.named_parameters()}, intra
+            else:  # the previous group's latents with the latest networks
+                latest = {**decoded, **split_state(last_intra)[0]}
+                begin, settings = {n: t.to(device) for n, t in latest.items()}, warm
+            fitted = fit_intra(model, begin, target, weights, settings)
+            networks, latents, decoded = code_intra(model, fitted, target, weights, config.lam)
+            last_intra = decoded
+            fitted = _cpu(fitted)
+            parts["networks"] += 8 * len(networks)
+            parts["latents"] += 8 * len(latents)
+            chunk = Chunk(INTRA, intra_payload(index, networks, latents))
+            planes = render(viewer, decoded)
+            vectors = zero_vectors(video.height, video.width)
         else:
-            reference = decoded
-            on_device = {n: t.to(device) for n, t in reference.items()}
-            steps, factors = fit_update(net, on_device, plan, target, weights, update, generator)
-            fitted = {n: reference[n] + steps[n].cpu() for n in plan.dense}
-            step_payload, factor_payload, decoded = _code_predicted(
-                fitted, factors, reference, config, plan
-            )
-            chunk = Chunk(kind, predicted_payload(index, step_payload, factor_payload))
+            on_device = Reference(
+                reference.frame.to(device), reference.vectors.to(device),
+                {n: t.to(device) for n, t in reference.state.items()},
+            )  # fmt: skip
+            moved = fit_predicted(model, on_device, target, weights, update, config.update_step,
+                                  config.motion)  # fmt: skip
+            payload, result = code_predicted(viewer, reference, moved, target, weights,
+                                             config.lam, config.update_step)  # fmt: skip
+            for part, bits in result.bits.items():
+                parts[part] += bits
+            fitted = {n: reference.state[n] + t.cpu() for n, t in moved[2].items()}
+            decoded = {**result.state, **_levels(result.latents)}
+            chunk = Chunk(kind, predicted_payload(index, payload))
+            planes = from_grid(result.frame, video.height, video.width)
+            vectors = result.vectors
+        reference = Reference(to_grid(*planes), vectors, decoded)
         if on_frame is not None:
-            on_frame(FrameTrace(index, kind, reference, fitted, decoded))
+            on_frame(
+                FrameTrace(
+                    index, kind, None if kind == INTRA else previous, fitted, decoded, planes
+                )
+            )
         chunks.append(chunk)
-        planes = render(viewer, decoded)
         quality = psnr_planes(
             tuple(p[None] for p in video.frame(index)), tuple(p[None] for p in planes)
         )
@@ -208,6 +227,7 @@ def _encode(
         "bpp": 8 * len(data) / pixels,
         "psnr_y": float(np.mean([f["y"] for f in frames])),
         "psnr_yuv": float(np.mean([f["yuv"] for f in frames])),
+        "bits_by_part": {"container": 8 * len(data) - sum(parts.values()), **parts},
         "encode_seconds": time.perf_counter() - started,
         "settings": {
             k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v)

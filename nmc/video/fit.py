@@ -1,14 +1,18 @@
-"""Fitting loops: an I frame's weights from scratch or a warm start, a P frame's weight step.
+"""Fitting loops: an I frame's latents and networks, and a P frame's parameter step.
 
 Both minimize the same Lagrangian, distortion plus rate:
 
-.. math:: J = \\sum w \\odot (f_\\theta - x)^2 + \\lambda \\, \\frac{R(\\cdot)}{H W}
+.. math:: J = \\sum w \\odot (f_\\theta - x)^2 + \\lambda \\, \\frac{R}{H W}
 
-(6:1:1 weighted plane MSE of samples in ``[-0.5, 0.5]``; ``R`` in bits from
-:func:`nmc.weights.laplace_rate_bits` with additive-noise relaxation, so ``lambda`` is in MSE per
-bit-per-pixel). Training is quantization-aware: for the last ``qat_fraction`` of the steps the
-forward pass sees the rounded values (straight-through gradients), so the network adapts to the
-integers that will actually be coded.
+(6:1:1 weighted plane MSE of samples in ``[-0.5, 0.5]``; ``R`` in bits, so ``lambda`` is in MSE
+per bit-per-pixel). Integer-valued quantities (latents, and every coded step) are relaxed as in
+C3 / Cool-chic: ``softround(softround(x, t) + n, t)`` with Gaussian noise ``n`` whose deviation
+and temperature ``t`` decrease during the fit, then rounded with straight-through gradients
+(softround's slope backwards) for the last ``ste_fraction`` of the steps at a small learning
+rate, so the end of the fit sees the integers that will actually be coded. Latents are fitted
+as ``y / LATENT_GAIN`` so Adam's steps are a sizeable fraction of a quantization step. ``R``
+counts every coded part: the latents under the frame's context model (I frames) and network
+weights or steps as zero-mean Laplace integers at their step.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from nmc.video.networks import UpdatePlan, factor_shapes, lowrank_step
+from nmc.video.frame_model import (
+    FrameModel,
+    context_bits,
+    latent_names,
+    level_list,
+    render_state,
+)
+from nmc.video.latents import MAX_LATENT
 from nmc.weights import laplace_rate_bits
 
 State = dict[str, torch.Tensor]
@@ -33,22 +43,49 @@ class FitSettings:
     Args:
         steps: Adam iterations.
         lr: peak learning rate.
-        step: quantization step of the coded values (weights for I, updates for P).
-        lam: rate weight ``lambda`` (MSE per bpp); 0 fits distortion only.
-        qat_fraction: final fraction of the steps trained on rounded values.
-        warmup: fraction of the steps spent ramping the learning rate up (0 = cosine decay only).
+        lam: rate weight ``lambda`` (MSE per bpp).
+        weight_step: quantization step the rate term assumes for network weights (I frames)
+            or for network steps (P frames).
+        ste_fraction: final fraction of the steps trained on rounded values.
+        warmup: fraction of the steps spent ramping the learning rate up.
     """
 
     steps: int
     lr: float
-    step: float
     lam: float
-    qat_fraction: float = 0.3
+    weight_step: float
+    ste_fraction: float = 0.1
     warmup: float = 0.0
 
 
-def _round_ste(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
+LATENT_GAIN = 16.0
+_TEMPERATURE = (0.3, 0.1)
+_NOISE = (0.25, 0.1)
+_STE_TEMPERATURE = 1e-2
+_STE_LR = 0.02
+
+
+def softround(x: torch.Tensor, t: float) -> torch.Tensor:
+    """Differentiable rounding (Agustsson & Theis 2020): ``round(x)`` as ``t -> 0``, identity
+    as ``t`` grows."""
+    floor = torch.floor(x)
+    delta = x - floor - 0.5
+    return floor + 0.5 * torch.tanh(delta / t) / math.tanh(0.5 / t) + 0.5
+
+
+def relax(x: torch.Tensor, progress: float | None) -> torch.Tensor:
+    """Training stand-in for ``round(x)``.
+
+    ``progress`` in ``[0, 1]``: softround + Gaussian noise + softround, temperature and noise
+    annealed with the progress; ``None``: exact rounding forwards, softround's gradient
+    backwards (straight-through).
+    """
+    if progress is None:
+        soft = softround(x, _STE_TEMPERATURE)
+        return soft + (torch.round(x) - soft).detach()
+    t = _TEMPERATURE[0] + (_TEMPERATURE[1] - _TEMPERATURE[0]) * progress
+    sigma = _NOISE[0] + (_NOISE[1] - _NOISE[0]) * progress
+    return softround(softround(x, t) + sigma * torch.randn_like(x), t)
 
 
 def _lr_factor(i: int, settings: FitSettings) -> float:
@@ -60,117 +97,119 @@ def _lr_factor(i: int, settings: FitSettings) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _optimize(
+def optimize(
     variables: State,
-    loss_fn: Callable[[bool], tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: Callable[[float | None], tuple[torch.Tensor, torch.Tensor]],
     settings: FitSettings,
+    pixels: int,
 ) -> None:
-    """Adam on ``variables`` (in place); ``loss_fn(quantized)`` returns (distortion, bits)."""
+    """Adam on ``variables`` (in place); ``loss_fn(progress)`` returns (distortion, bits), with
+    ``progress`` the fraction of the relaxed phase done, or None in the straight-through phase
+    (learning rate ``_STE_LR`` times the peak)."""
     params = list(variables.values())
     if not params or settings.steps <= 0:
         return
     opt = torch.optim.Adam(params, lr=settings.lr)
-    qat_from = settings.steps - int(settings.qat_fraction * settings.steps)
+    ste_from = settings.steps - int(settings.ste_fraction * settings.steps)
+    main = FitSettings(ste_from, settings.lr, settings.lam, settings.weight_step,
+                       warmup=settings.warmup)  # fmt: skip
     for i in range(settings.steps):
+        relaxed = i < ste_from
+        factor = _lr_factor(i, main) if relaxed else _STE_LR
         for group in opt.param_groups:
-            group["lr"] = settings.lr * _lr_factor(i, settings)
-        distortion, bits = loss_fn(i >= qat_from)
-        loss = distortion + settings.lam * bits if settings.lam > 0 else distortion
+            group["lr"] = settings.lr * factor
+        distortion, bits = loss_fn(i / max(ste_from, 1) if relaxed else None)
+        loss = distortion + settings.lam * bits / pixels
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
 
-def _coded(variables: State, settings: FitSettings, quantized: bool) -> tuple[State, torch.Tensor]:
-    """The values the forward pass uses (rounded to the step when ``quantized``, with
-    straight-through gradients) and their estimated bits (0 when ``lam`` is 0)."""
-    scaled = {n: v / settings.step for n, v in variables.items()}
-    used = {n: (_round_ste(s) if quantized else s) * settings.step for n, s in scaled.items()}
-    if settings.lam <= 0:
-        return used, torch.zeros(())
-    return used, sum(laplace_rate_bits(s) for s in scaled.values())
+def distortion(
+    model: FrameModel, state: Mapping[str, torch.Tensor], target: torch.Tensor, weights
+) -> torch.Tensor:
+    """``sum(weights * (render - target)^2)``: the 6:1:1 weighted MSE (0-d tensor)."""
+    return (weights * (render_state(model, state) - target) ** 2).sum()
 
 
-def _distortion(net: nn.Module, state: Mapping[str, torch.Tensor], target, weights) -> torch.Tensor:
-    out = torch.func.functional_call(net, dict(state), ())
-    return (weights * (out - target) ** 2).sum()
+def weight_bits(tensors: Mapping[str, torch.Tensor], step: float) -> torch.Tensor:
+    """Estimated bits of network tensors coded as Laplace integers at ``step`` (0-d)."""
+    return sum((laplace_rate_bits(t / step) for t in tensors.values()), torch.zeros(()))
 
 
 def fit_intra(
-    net: nn.Module,
+    model: FrameModel,
     start: Mapping[str, torch.Tensor],
     target: torch.Tensor,
     weights: torch.Tensor,
     settings: FitSettings,
 ) -> State:
-    """Fit all weights of ``net`` to one frame, starting from ``start`` (random or a previous
-    frame's decoded weights).
+    """Fit latents, synthesis and context model of one frame from ``start``.
 
     Args:
-        net: the network (its own parameters are not touched).
-        start: name -> float32 initial tensor.
+        model: the frame model (its own parameters are not touched).
+        start: name -> float32 initial tensors (a random start or a previous frame's state).
         target, weights: ``[6, Hc, Wc]`` frame and loss weights (:mod:`nmc.video.planes`).
-        settings: ``step`` is the weights' quantization step.
+        settings: the fit.
 
     Returns:
-        name -> float32 fitted weights (not yet quantized).
+        name -> float32 fitted tensors (latents not yet rounded, networks not quantized).
     """
-    pixels = net.height * net.width
-    variables = {n: t.detach().clone().requires_grad_(True) for n, t in start.items()}
+    names = latent_names(model.spec)
+    variables = {n: t.detach().clone() for n, t in start.items()}
+    for name in names:
+        variables[name] = variables[name] / LATENT_GAIN
+    for value in variables.values():
+        value.requires_grad_(True)
 
-    def loss_fn(quantized: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        used, bits = _coded(variables, settings, quantized)
-        return _distortion(net, used, target, weights), bits / pixels
+    def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        used = dict(variables)
+        for name in names:
+            scaled = (variables[name] * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT)
+            used[name] = relax(scaled, progress)
+        networks = {n: v for n, v in variables.items() if n not in names}
+        bits = context_bits(model, used, level_list(used, model.spec.levels))
+        bits = bits + weight_bits(networks, settings.weight_step)
+        return distortion(model, used, target, weights), bits
 
-    _optimize(variables, loss_fn, settings)
-    return {n: v.detach() for n, v in variables.items()}
+    optimize(variables, loss_fn, settings, model.height * model.width)
+    fitted = {n: v.detach() for n, v in variables.items()}
+    for name in names:
+        fitted[name] = fitted[name] * LATENT_GAIN
+    return fitted
 
 
 def fit_update(
-    net: nn.Module,
+    model: FrameModel,
     reference: Mapping[str, torch.Tensor],
-    plan: UpdatePlan,
+    steps: Mapping[str, float],
     target: torch.Tensor,
     weights: torch.Tensor,
     settings: FitSettings,
-    generator: torch.Generator,
-) -> tuple[State, State]:
-    """Fit a P frame's weight step from the decoded ``reference`` weights (closed loop).
+) -> State:
+    """Fit a P frame's step from the decoded ``reference`` state (closed loop).
 
     Args:
-        net: the network (its own parameters are not touched).
-        reference: the previous frame's *decoded* weights (name -> float32).
-        plan: which tensors move densely and which by low-rank factors.
+        model: the frame model (its own parameters are not touched).
+        reference: the previous frame's *decoded* state (name -> float32).
+        steps: name -> quantization step of the tensors that move (1.0 for latents: their
+            steps are integers); the others stay as in ``reference``.
         target, weights: ``[6, Hc, Wc]`` frame and loss weights.
-        settings: ``step`` is the update's quantization step.
-        generator: draws the initial ``V`` factors (encoder-side only).
+        settings: the fit (``weight_step`` is not used: each tensor has its own step).
 
     Returns:
-        ``(steps, factors)``: name -> float32 dense step for ``plan.dense``, and
-        ``"<name>.u"`` / ``"<name>.v"`` -> float32 factors for ``plan.lowrank``.
+        name -> float32 fitted step (not yet quantized) for every name in ``steps``.
     """
-    pixels = net.height * net.width
-    device = next(iter(reference.values())).device
-    variables: State = {}
-    for name in plan.dense:
-        variables[name] = torch.zeros_like(reference[name], requires_grad=True)
-    for name in plan.lowrank:
-        u_shape, v_shape = factor_shapes(reference[name].shape, plan.rank)
-        v0 = torch.randn(v_shape, generator=generator) * settings.step
-        variables[name + ".u"] = torch.zeros(u_shape, device=device, requires_grad=True)
-        variables[name + ".v"] = v0.to(device).requires_grad_(True)
+    variables = {n: torch.zeros_like(reference[n], requires_grad=True) for n in steps}
 
-    def loss_fn(quantized: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        used, bits = _coded(variables, settings, quantized)
-        state = dict(reference)
-        for name in plan.dense:
-            state[name] = reference[name] + used[name]
-        for name in plan.lowrank:
-            step = lowrank_step(used[name + ".u"], used[name + ".v"], reference[name].shape)
-            state[name] = reference[name] + step
-        return _distortion(net, state, target, weights), bits / pixels
+    def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        used = dict(reference)
+        bits = torch.zeros(())
+        for name, step in steps.items():
+            scaled = relax(variables[name] / step, progress)
+            used[name] = reference[name] + scaled * step
+            bits = bits + laplace_rate_bits(scaled, noise=False)
+        return distortion(model, used, target, weights), bits
 
-    _optimize(variables, loss_fn, settings)
-    steps = {n: variables[n].detach() for n in plan.dense}
-    factors = {n: v.detach() for n, v in variables.items() if n not in plan.dense}
-    return steps, factors
+    optimize(variables, loss_fn, settings, model.height * model.width)
+    return {n: v.detach() for n, v in variables.items()}

@@ -2,20 +2,23 @@
 
 Codec header (little-endian; ``uv`` = uvarint)::
 
-    version:u8 = 1
+    version:u8 = 2
     width:uv  height:uv  fps_num:uv  fps_den:uv  frames:uv  gop:uv
-    family:u8  field_count:uv  fields:uv*      (mlp: F width depth; conv: C0 channels...)
-    update:u8  rank:uv                          (update mode index in UPDATE_MODES)
+    family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
+    synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
+    context_count:uv  hidden:uv*
     quality:u8 (0 = custom settings)   source_pix_fmt:text   start:uv   (informational)
 
 One chunk per frame, in display order::
 
-    "IFRM": index:uv  weights:blob   (nmc.weights.encode_state_dict payload)
-    "PFRM": index:uv  step:blob      (nmc.weights.encode_update payload against the previous
-                                      frame's decoded weights)  factors:blob (state_dict payload
-                                      of the low-rank factors; empty unless update = lowrank)
+    "IFRM": index:uv  networks:blob  latents:rest   (nmc.video.network_coder payload; the
+                                                     latents' rANS stream, nmc.video.latent_coder)
+    "PFRM": index:uv  step:blob      (nmc.weights.encode_update payload of the moved tensors
+                                      against the previous frame's decoded state)
 
-Frame 0 is an I frame; so is every frame whose index is a multiple of ``gop``.
+Frame 0 is an I frame; so is every frame whose index is a multiple of ``gop``. Version 1 files
+(whole-network I frames, nmc before the latent-grid codec) are refused with a
+:class:`BitstreamError` that names both versions.
 """
 
 from __future__ import annotations
@@ -25,27 +28,24 @@ from fractions import Fraction
 
 from nmc.bitstream import FieldReader, FieldWriter
 from nmc.errors import BitstreamError
-from nmc.video.networks import UPDATE_MODES, NetSpec
+from nmc.video.frame_model import FrameSpec
 
-HEADER_VERSION = 1
+HEADER_VERSION = 2
 INTRA, PREDICTED = "IFRM", "PFRM"
 _MAX_SIDE = 1 << 15
 _MAX_PIXELS = 1 << 26
 _MAX_FRAMES = 1 << 24
 _MAX_RATE = 1 << 20
-_MAX_RANK = 64
 
 
 @dataclass(frozen=True)
 class VideoHeader:
     """The decoded codec header."""
 
-    spec: NetSpec
+    spec: FrameSpec
     num_frames: int
     fps: Fraction
     gop: int
-    update: str
-    rank: int
     quality: int
     source_pix_fmt: str
     start: int
@@ -56,7 +56,6 @@ class VideoHeader:
         out.uvarint(self.fps.numerator).uvarint(self.fps.denominator)
         out.uvarint(self.num_frames).uvarint(self.gop)
         self.spec.write(out)
-        out.u8(UPDATE_MODES.index(self.update)).uvarint(self.rank)
         out.u8(self.quality).text(self.source_pix_fmt).uvarint(self.start)
         return out.getvalue()
 
@@ -66,7 +65,8 @@ class VideoHeader:
         version = src.u8()
         if version != HEADER_VERSION:
             raise BitstreamError(
-                f"video codec header version {version} is not supported (reads {HEADER_VERSION})"
+                f"video codec header version {version} is not supported: this nmc reads "
+                f"version {HEADER_VERSION} (latent-grid frames); re-encode the source"
             )
         width = src.bounded_uvarint(_MAX_SIDE, "width")
         height = src.bounded_uvarint(_MAX_SIDE, "height")
@@ -82,36 +82,31 @@ class VideoHeader:
             raise BitstreamError(
                 f"video codec header: {width}x{height} exceeds {_MAX_PIXELS} pixels"
             )
-        spec = NetSpec.read(src, height, width)
-        mode = src.u8()
-        if mode >= len(UPDATE_MODES):
-            raise BitstreamError(f"video codec header: unknown update mode {mode}")
-        rank = src.bounded_uvarint(_MAX_RANK, "rank")
+        spec = FrameSpec.read(src, height, width)
         quality, pix_fmt, start = src.u8(), src.text(), src.uvarint()
         src.expect_end()
-        return VideoHeader(
-            spec, frames, Fraction(num, den), gop, UPDATE_MODES[mode], rank, quality, pix_fmt, start
-        )
+        return VideoHeader(spec, frames, Fraction(num, den), gop, quality, pix_fmt, start)
 
     def kind_of(self, index: int) -> str:
         """Chunk kind of frame ``index``."""
         return INTRA if index % self.gop == 0 else PREDICTED
 
 
-def intra_payload(index: int, weights: bytes) -> bytes:
-    return FieldWriter().uvarint(index).blob(weights).getvalue()
+def intra_payload(index: int, networks: bytes, latents: bytes) -> bytes:
+    return FieldWriter().uvarint(index).blob(networks).raw(latents).getvalue()
 
 
-def predicted_payload(index: int, step: bytes, factors: bytes) -> bytes:
-    return FieldWriter().uvarint(index).blob(step).blob(factors).getvalue()
+def predicted_payload(index: int, step: bytes) -> bytes:
+    return FieldWriter().uvarint(index).blob(step).getvalue()
 
 
 def parse_payload(kind: str, payload: bytes, index: int) -> tuple[bytes, bytes]:
-    """``(weights or step, factors)`` blobs of frame ``index``'s chunk (factors empty for I)."""
+    """Frame ``index``'s blobs: ``(networks, latents)`` of an I frame, ``(step, b"")`` of a P
+    frame."""
     src = FieldReader(payload, f"chunk {index} ({kind})")
     if src.uvarint() != index:
         raise BitstreamError(f"chunk {index} ({kind}): frame index mismatch (chunks out of order)")
     first = src.blob()
-    second = src.blob() if kind == PREDICTED else b""
+    second = src.raw(src.remaining) if kind == INTRA else b""
     src.expect_end()
     return first, second

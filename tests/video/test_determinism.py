@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from nmc.video import decode, encode
-from nmc.video.networks import torch_threads
+from nmc.video.render import torch_threads
 from tests.video.conftest import FAST
 
 REPO = Path(__file__).resolve().parents[2]

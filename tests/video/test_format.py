@@ -1,4 +1,4 @@
-"""Codec header and config: round trips, limits, and damaged headers -> BitstreamError only."""
+"""Codec header and config: round trips, limits, old versions and damaged headers."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from nmc.bitstream import FieldWriter
 from nmc.errors import BitstreamError, InputError
 from nmc.video.config import config_for
-from nmc.video.conv import ConvArch
+from nmc.video.context import ContextArch
 from nmc.video.format import VideoHeader
-from nmc.video.mlp import MlpArch
-from nmc.video.networks import NetSpec
+from nmc.video.frame_model import FrameSpec
+from nmc.video.synthesis import SynthesisArch
 
 
 def _header(family: str = "conv") -> VideoHeader:
-    arch = ConvArch(8, (16, 12, 8)) if family == "conv" else MlpArch(48, 64, 3)
-    spec = NetSpec(family, arch, 144, 176)
-    return VideoHeader(spec, 30, Fraction(30000, 1001), 30, "lowrank", 2, 4, "yuv420p", 5)
+    spec = config_for(family, 4).frame_spec(144, 176)
+    return VideoHeader(spec, 30, Fraction(30000, 1001), 30, 4, "yuv420p", 5)
 
 
 @pytest.mark.parametrize("family", ["conv", "mlp"])
@@ -27,6 +27,7 @@ def test_header_round_trip(family):
     header = _header(family)
     assert VideoHeader.from_bytes(header.to_bytes()) == header
     assert header.kind_of(0) == "IFRM" and header.kind_of(29) == "PFRM"
+    assert header.spec.synthesis.refine == (2 if family == "conv" else 0)
 
 
 def test_damaged_headers_raise_bitstream_error_only():
@@ -42,16 +43,25 @@ def test_damaged_headers_raise_bitstream_error_only():
             VideoHeader.from_bytes(bytes(damaged))
 
 
+def test_old_version_is_refused_naming_both_versions():
+    old = FieldWriter().u8(1).uvarint(176).uvarint(144).getvalue()
+    with pytest.raises(BitstreamError, match="version 1 is not supported.*version 2"):
+        VideoHeader.from_bytes(old)
+
+
 def test_oversized_network_is_refused_before_allocation():
-    spec = NetSpec("conv", ConvArch(4000, (4000, 4000)), 64, 64)
-    header = VideoHeader(spec, 1, Fraction(25), 1, "all", 0, 0, "yuv420p", 0)
+    spec = FrameSpec("conv", 7, SynthesisArch((250, 250, 250), 2), ContextArch((250, 250)),
+                     64, 64)  # fmt: skip
+    header = VideoHeader(spec, 1, Fraction(25), 1, 0, "yuv420p", 0)
     with pytest.raises(BitstreamError, match="larger than"):
         VideoHeader.from_bytes(header.to_bytes())
 
 
-def test_quality_ladder_and_overrides():
-    steps = [config_for("conv", q).intra_step for q in range(1, 9)]
-    assert steps == sorted(steps, reverse=True)
+def test_quality_ladder_presets_and_overrides():
+    lambdas = [config_for("conv", q).lam for q in range(1, 9)]
+    assert lambdas == sorted(lambdas, reverse=True)
+    steps = [config_for("conv", 4, preset=p).intra_steps for p in ("fast", "medium", "slow")]
+    assert steps == sorted(steps) and config_for("mlp", 4).preset == "medium"
     custom = config_for("mlp", 3, steps=7, lam=0.5)
     assert custom.steps == 7 and custom.lam == 0.5 and custom.quality == 0
     assert config_for("mlp", 3, steps=7).quality == 3
@@ -59,5 +69,5 @@ def test_quality_ladder_and_overrides():
         config_for("conv", 3, colour="red")
     with pytest.raises(InputError, match="gop"):
         config_for("conv", 3, gop=0)
-    with pytest.raises(InputError, match="needs a ConvArch"):
-        config_for("conv", 3, arch=MlpArch())
+    with pytest.raises(InputError, match="preset"):
+        config_for("conv", 3, preset="placebo")

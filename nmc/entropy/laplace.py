@@ -1,0 +1,151 @@
+"""Discretized Laplace laws as a fixed bank of rANS tables, chosen per symbol by (mean, scale).
+
+For models that predict a Laplace law per value (a context model of latents) or fit one per
+group of values (network weights): a value ``v`` with law ``Laplace(mu, b)`` is coded as
+``s = v - base`` where ``round(mu * offsets) = base * offsets + k``, with the table of scale bin
+``j`` (``scale_bins`` log-spaced scales in ``[min_scale, max_scale]``) centred at ``k / offsets``.
+Symbols cover ``s`` in ``[-half, half]``; one extra *escape* symbol stands for any other value,
+which then travels as a signed varint beside the stream. Tables are built once, in float64,
+from fixed constants, and quantized with integer arithmetic (:func:`quantize_weights`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nmc.bitstream.fields import FieldReader, FieldWriter
+from nmc.entropy.rans import RansStreamDecoder, quantize_weights, rans_encode
+from nmc.errors import BitstreamError
+
+_WEIGHT_SCALE = float(1 << 24)
+
+
+@dataclass(frozen=True)
+class LaplaceBank:
+    """A bank of ``scale_bins * offsets`` tables over ``2 * half + 2`` symbols (escape last)."""
+
+    min_scale: float
+    max_scale: float
+    scale_bins: int = 64
+    offsets: int = 16
+    half: int = 63
+
+    @functools.cached_property
+    def freqs(self) -> np.ndarray:
+        """int64 ``[scale_bins * offsets, 2 * half + 2]``, rows summing to 2**16."""
+        scales = np.exp(np.linspace(math.log(self.min_scale), math.log(self.max_scale),
+                                    self.scale_bins))  # fmt: skip
+        values = np.arange(-self.half, self.half + 1, dtype=np.float64)
+        rows = []
+        for b in scales:
+            for k in range(self.offsets):
+                lower = _cdf(values - k / self.offsets - 0.5, b)
+                upper = _cdf(values - k / self.offsets + 0.5, b)
+                tail = 1.0 - (upper[-1] - lower[0])
+                p = np.append(upper - lower, tail)
+                rows.append(np.floor(p * _WEIGHT_SCALE).astype(np.int64) + 1)
+        return quantize_weights(np.stack(rows))
+
+    def scale_bin(self, scale: np.ndarray) -> np.ndarray:
+        """int64 bin of each scale (clipped to the bank's range)."""
+        span = math.log(self.max_scale / self.min_scale)
+        position = (np.log(scale) - math.log(self.min_scale)) / span * (self.scale_bins - 1)
+        return np.clip(np.rint(position), 0, self.scale_bins - 1).astype(np.int64)
+
+    def choose(self, mu: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(base, table index)`` int64 for float64 laws ``(mu, scale)``."""
+        steps = np.rint(np.asarray(mu, dtype=np.float64) * self.offsets).astype(np.int64)
+        base, offset = np.divmod(steps, self.offsets)
+        return base, self.scale_bin(scale) * self.offsets + offset
+
+    def symbols(self, values: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Symbols of int64 ``values`` and the list of escaped values (in order)."""
+        s = values - base
+        outside = np.abs(s) > self.half
+        symbols = np.where(outside, 2 * self.half + 1, s + self.half)
+        return symbols, values[outside].tolist()
+
+    def encode(self, values: np.ndarray, base: np.ndarray, index: np.ndarray) -> bytes:
+        """One stream: escapes as a blob of signed varints, then the rANS symbols."""
+        symbols, escaped = self.symbols(values.astype(np.int64), base)
+        side = FieldWriter()
+        for v in escaped:
+            side.svarint(v)
+        out = FieldWriter().blob(side.getvalue())
+        return out.getvalue() + rans_encode(symbols, index, self.freqs)
+
+
+class LaplaceStreamDecoder:
+    """Decode a :meth:`LaplaceBank.encode` stream pass by pass (``total`` values in all)."""
+
+    def __init__(self, bank: LaplaceBank, data: bytes, total: int, what: str) -> None:
+        src = FieldReader(data, what)
+        self._escaped = FieldReader(src.blob(), what)
+        self._bank = bank
+        self._decoder = RansStreamDecoder(src.raw(src.remaining), total)
+        self._what = what
+
+    def decode(self, base: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The next ``len(index)`` values (int64) with laws ``(base, index)`` from
+        :meth:`LaplaceBank.choose`."""
+        used, local = np.unique(index, return_inverse=True)  # pass only the tables in use
+        symbols = self._decoder.decode(local.reshape(-1), self._bank.freqs[used])
+        values = symbols - self._bank.half + base
+        for i in np.flatnonzero(symbols == 2 * self._bank.half + 1).tolist():
+            values[i] = self._escaped.svarint()
+        return values
+
+    def finish(self) -> None:
+        """Check that every escaped value was used (damaged data otherwise)."""
+        if self._escaped.remaining:
+            raise BitstreamError(f"{self._what}: unused escaped values (damaged data)")
+
+
+def _cdf(x: np.ndarray, b: float) -> np.ndarray:
+    """Laplace(0, b) CDF, float64, elementwise."""
+    low = 0.5 * np.exp(np.minimum(x, 0.0) / b)
+    return np.where(x < 0, low, 1.0 - 0.5 * np.exp(-np.maximum(x, 0.0) / b))
+
+
+ZERO_MEAN = LaplaceBank(0.05, 4000.0, scale_bins=64, offsets=1, half=63)
+
+
+def encode_groups(groups: list[np.ndarray], bank: LaplaceBank = ZERO_MEAN) -> bytes:
+    """Code groups of integers, each with the zero-mean Laplace of its own fitted scale.
+
+    Payload: one scale bin (u8) per group, then one :meth:`LaplaceBank.encode` stream. The
+    decoder must know the group sizes (:func:`decode_groups`).
+    """
+    out, indexes = FieldWriter(), []
+    for group in groups:
+        scale = max(float(np.abs(group).mean()), bank.min_scale) if group.size else 1.0
+        scale_bin = int(bank.scale_bin(np.array([scale]))[0])
+        out.u8(scale_bin)
+        indexes.append(np.full(group.size, scale_bin * bank.offsets, dtype=np.int64))
+    values = np.concatenate([g.reshape(-1).astype(np.int64) for g in groups] or [np.zeros(0)])
+    index = np.concatenate(indexes or [np.zeros(0, np.int64)])
+    values = values.astype(np.int64)
+    return out.getvalue() + bank.encode(values, np.zeros_like(values), index)
+
+
+def decode_groups(
+    data: bytes, sizes: list[int], what: str, bank: LaplaceBank = ZERO_MEAN
+) -> list[np.ndarray]:
+    """The int64 groups (flat, of the given sizes) coded by :func:`encode_groups`;
+    damaged data raises :class:`BitstreamError`."""
+    src = FieldReader(data, what)
+    bins = [src.u8() for _ in sizes]
+    if max(bins, default=0) >= bank.scale_bins:
+        raise BitstreamError(f"{what}: scale bin out of range")
+    index = np.concatenate(
+        [np.full(n, b * bank.offsets, dtype=np.int64) for n, b in zip(sizes, bins)]
+        or [np.zeros(0, np.int64)]
+    )
+    decoder = LaplaceStreamDecoder(bank, src.raw(src.remaining), index.size, what)
+    values = decoder.decode(np.zeros_like(index), index)
+    decoder.finish()
+    return np.split(values, np.cumsum(sizes)[:-1]) if sizes else []

@@ -1,0 +1,124 @@
+"""The latents' entropy model: a tiny MLP that predicts each latent's Laplace law from context.
+
+For a latent at position ``p`` of level ``l`` the context is 17 numbers: the 3x3 neighbourhood
+of ``p`` in the next coarser level upsampled bilinearly to level ``l``'s grid (9 values), and
+the 8 neighbours of ``p`` in level ``l`` itself, each multiplied by 1 if it is decoded before
+``p`` (earlier phase, :mod:`nmc.video.latents`) and 0 otherwise. The MLP maps the context to a
+mean ``mu`` and a scale ``b``:
+
+.. math::
+    (\\mu, \\log b) = W_3 \\, \\mathrm{ReLU}(W_2 \\, \\mathrm{ReLU}(W_1 c + b_1) + b_2) + b_3
+
+and a latent ``y`` costs ``-log2 P(y)`` with ``P(y) = F(y + 1/2) - F(y - 1/2)``, ``F`` the
+Laplace CDF of ``(mu, b)``. One pass evaluates every position of one phase of one level at
+once (four passes per level), so the decoder never walks latents one at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nmc.video.latents import MAX_LATENT, neighbour_visibility
+
+CONTEXT_SIZE = 17
+MIN_SCALE, MAX_SCALE = 0.04, 40.0
+_MIN_PROB = 2.0**-16
+Laws = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ContextArch:
+    """Hidden widths of the context MLP (``len(hidden)`` hidden layers)."""
+
+    hidden: tuple[int, ...] = (8, 8)
+
+    def fields(self) -> tuple[int, ...]:
+        return self.hidden
+
+
+class ContextModel(nn.Module):
+    """Context MLP ``17 -> hidden... -> 2``; parameters ``layers.{i}.weight`` / ``.bias``."""
+
+    def __init__(self, arch: ContextArch) -> None:
+        super().__init__()
+        self.arch = arch
+        sizes = (CONTEXT_SIZE, *arch.hidden, 2)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def initialize(self, generator: torch.Generator) -> None:
+        """PyTorch's Linear default (uniform ``±1/sqrt(fan_in)``), last layer zero: every latent
+        starts as Laplace(0, 1)."""
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = 1.0 / math.sqrt(layer.weight.shape[1])
+                for p in (layer.weight, layer.bias):
+                    p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
+            self.layers[-1].weight.zero_()
+            self.layers[-1].bias.zero_()
+
+    def forward(self, context: torch.Tensor) -> Laws:
+        """``context`` float ``[N, 17]`` -> ``(mu [N], b [N])``, ``b`` in
+        ``[MIN_SCALE, MAX_SCALE]``, ``mu`` in ``[-MAX_LATENT, MAX_LATENT]``."""
+        x = context
+        for layer in self.layers[:-1]:
+            x = F.relu(layer(x))
+        out = self.layers[-1](x)
+        mu = out[:, 0].clamp(-MAX_LATENT, MAX_LATENT)
+        scale = torch.exp(out[:, 1].clamp(math.log(MIN_SCALE), math.log(MAX_SCALE)))
+        return mu, scale
+
+
+def level_context(level: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
+    """Context of every position of a level: float ``[rows * cols, 17]``.
+
+    Args:
+        level: float ``[rows, cols]`` latents of this level; positions not decoded yet may
+            hold anything (they are masked by phase).
+        coarser: float ``[ceil(rows/2), ceil(cols/2)]`` decoded latents of the next coarser
+            level, or None for the coarsest level (its coarse context is 0).
+    """
+    rows, cols = level.shape
+    if coarser is None:
+        coarse = level.new_zeros(1, 9, rows * cols)
+    else:
+        up = F.interpolate(coarser[None, None], size=(rows, cols), mode="bilinear",
+                           align_corners=False)  # fmt: skip
+        coarse = F.unfold(up, 3, padding=1)
+    same = F.unfold(level[None, None], 3, padding=1)[:, [0, 1, 2, 3, 5, 6, 7, 8]]
+    visible = neighbour_visibility(rows, cols).to(level).reshape(1, 8, rows * cols)
+    return torch.cat([coarse, same * visible], dim=1)[0].T
+
+
+def laplace_bits(y: torch.Tensor, mu: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Bits to code each ``y`` (float, integer-valued or noisy) under ``Laplace(mu, scale)``
+    discretized to unit bins: ``-log2(F(y + 1/2) - F(y - 1/2))``, elementwise, floored at a
+    probability of ``2^-16`` (the coder's precision)."""
+    a = (y - mu).abs()
+    inv = 1.0 / scale
+    # Each branch sees only its own range of |a| so the unused one never overflows (a where()
+    # over an inf branch would give NaN gradients).
+    tail = a.clamp_min(0.5)  # |a| >= 1/2: the bin lies on one side of the mode
+    log_tail = math.log(0.5) - (tail - 0.5) * inv + torch.log(-torch.expm1(-inv))
+    near = a.clamp_max(0.5)  # |a| < 1/2: the bin holds the mode
+    centre = 1.0 - 0.5 * torch.exp(-(0.5 - near) * inv) - 0.5 * torch.exp(-(0.5 + near) * inv)
+    log_centre = torch.log(centre.clamp_min(_MIN_PROB))
+    log_p = torch.where(a >= 0.5, log_tail, log_centre)
+    return -log_p.clamp_min(math.log(_MIN_PROB)) / math.log(2.0)
+
+
+def latent_bits(model: Callable[[torch.Tensor], Laws], latents: list[torch.Tensor]) -> torch.Tensor:
+    """Total bits (0-d tensor) of all levels (finest first) under ``model`` (a
+    :class:`ContextModel` or a function with its signature), all phases at once (the masks make
+    each position see exactly what the decoder will have)."""
+    total = latents[0].new_zeros(())
+    for index, level in enumerate(latents):
+        coarser = latents[index + 1] if index + 1 < len(latents) else None
+        mu, scale = model(level_context(level, coarser))
+        total = total + laplace_bits(level.reshape(-1), mu, scale).sum()
+    return total

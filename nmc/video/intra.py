@@ -1,0 +1,98 @@
+"""Turning a fitted I frame into bytes: round the latents, choose each network's step, code.
+
+The step of each network module (context model, synthesis) is searched greedily after the fit
+over powers of two, minimizing the real cost ``D + lambda * R / (H W)`` with ``R`` the coded
+size of the networks plus the latents' bits under the quantized context model (the context
+module first: it leaves the distortion unchanged). The decoder rebuilds exactly the state the
+encoder measured: integer latents, integer weights times ``2^-e``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from nmc.video.context import ContextModel
+from nmc.video.fit import distortion
+from nmc.video.frame_model import (
+    FrameModel,
+    FrameSpec,
+    context_bits,
+    level_list,
+    split_state,
+)
+from nmc.video.latent_coder import decode_latents, encode_latents
+from nmc.video.latents import MAX_LATENT
+from nmc.video.network_coder import MODULES, decode_networks, encode_networks
+
+State = dict[str, torch.Tensor]
+EXPONENTS = range(3, 13)
+_START_EXPONENT = 8
+
+
+def network_shapes(spec: FrameSpec) -> dict[str, tuple[int, ...]]:
+    """name -> shape of the network tensors of ``spec``, in coding order."""
+    with torch.device("meta"):
+        model = spec.build()
+    _, networks = split_state(dict(model.named_parameters()))
+    return {n: tuple(t.shape) for n, t in networks.items()}
+
+
+def context_module(spec: FrameSpec, state: Mapping[str, torch.Tensor]) -> ContextModel:
+    """A :class:`ContextModel` holding the ``context.*`` tensors of ``state`` (CPU)."""
+    model = ContextModel(spec.context)
+    prefix = "context."
+    weights = {n[len(prefix) :]: t.cpu() for n, t in state.items() if n.startswith(prefix)}
+    model.load_state_dict(weights)
+    return model
+
+
+def code_intra(
+    model: FrameModel,
+    fitted: Mapping[str, torch.Tensor],
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    lam: float,
+) -> tuple[bytes, bytes, State]:
+    """Quantize and code a fitted I frame.
+
+    Args:
+        model: the frame model; fitted: its fitted float state (any device).
+        target, weights: the frame and loss weights (same device as ``fitted``).
+        lam: rate weight (MSE per bpp) of the step search.
+
+    Returns:
+        ``(networks payload, latents payload, decoded state)``; the state (CPU float32) is what
+        :func:`decode_intra` rebuilds.
+    """
+    device = target.device
+    latents, networks = split_state(fitted)
+    latents = {n: t.clamp(-MAX_LATENT, MAX_LATENT).round() for n, t in latents.items()}
+    order = list(network_shapes(model.spec))
+    networks = {n: networks[n].detach().cpu() for n in order}
+    levels = level_list(latents, model.spec.levels)
+    pixels = model.height * model.width
+
+    def cost(exponents: dict[str, int]) -> float:
+        payload, coded = encode_networks(networks, exponents)
+        state = {**latents, **{n: t.to(device) for n, t in coded.items()}}
+        with torch.no_grad():
+            bits = 8 * len(payload) + float(context_bits(model, state, levels))
+            return float(distortion(model, state, target, weights)) + lam * bits / pixels
+
+    exponents = dict.fromkeys(MODULES, _START_EXPONENT)
+    for prefix in ("context.", "synthesis."):
+        costs = {e: cost({**exponents, prefix: e}) for e in EXPONENTS}
+        exponents[prefix] = min(costs, key=costs.get)
+    network_payload, coded = encode_networks(networks, exponents)
+    latent_payload = encode_latents(context_module(model.spec, coded), [t.cpu() for t in levels])
+    decoded = {**{n: t.cpu() for n, t in latents.items()}, **coded}
+    return network_payload, latent_payload, decoded
+
+
+def decode_intra(spec: FrameSpec, network_payload: bytes, latent_payload: bytes) -> State:
+    """Rebuild an I frame's state (CPU float32) from its two payloads."""
+    networks = decode_networks(network_payload, network_shapes(spec))
+    latents = decode_latents(latent_payload, context_module(spec, networks), spec.level_shapes())
+    return {**{f"latents.{i}": t for i, t in enumerate(latents)}, **networks}

@@ -1,0 +1,117 @@
+"""Block motion: one vector per 16x16 luma block, a smooth field, and the warp of a frame.
+
+Vectors are integers in quarter luma pixels (``[rows, cols, 2]``, x then y, where the block
+grid is ``ceil(H2 / 16) x ceil(W2 / 16)``). The dense field is their bilinear interpolation to
+every pixel (block centres carry the vectors), so a pan is a constant field and a zoom a smooth
+one. A frame on the chroma grid (``[6, Hc, Wc]``, :mod:`nmc.video.planes`) is warped by
+bilinear sampling: luma with the field, chroma with the field at half resolution and half
+length; samples outside the frame repeat the border.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+BLOCK = 16
+QUARTER = 4.0
+MAX_VECTOR = 4 * 64  # quarter pixels: +-64 pixels
+
+
+def block_grid(height: int, width: int) -> tuple[int, int]:
+    """``(rows, cols)`` of the motion block grid of a ``height x width`` frame (even-padded)."""
+    rows, cols = height + height % 2, width + width % 2
+    return -(-rows // BLOCK), -(-cols // BLOCK)
+
+
+def dense_field(vectors: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Per-pixel displacement in luma pixels, float ``[2, *size]`` (x, y), from block vectors
+    ``[rows, cols, 2]`` in quarter pixels."""
+    field = vectors.permute(2, 0, 1)[None] / QUARTER
+    rows, cols = vectors.shape[:2]
+    if (rows, cols) == (1, 1):
+        return field[0].expand(2, *size)
+    # Block centres are at the block grid's cell centres: resize the grid to the padded block
+    # raster, then crop to the frame (bilinear, align_corners=False keeps centres aligned).
+    raster = F.interpolate(field, size=(rows * BLOCK, cols * BLOCK), mode="bilinear",
+                           align_corners=False)  # fmt: skip
+    return raster[0, :, : size[0], : size[1]]
+
+
+def _sample(planes: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """Bilinear sampling of ``planes`` ``[1, C, h, w]`` at ``position + field`` (``[2, h, w]``
+    in pixels), border padding."""
+    _, _, h, w = planes.shape
+    ys = torch.arange(h, dtype=planes.dtype, device=planes.device)
+    xs = torch.arange(w, dtype=planes.dtype, device=planes.device)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    x = (gx + field[0] + 0.5) * (2.0 / w) - 1.0
+    y = (gy + field[1] + 0.5) * (2.0 / h) - 1.0
+    grid = torch.stack([x, y], dim=-1)[None]
+    return F.grid_sample(planes, grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)  # fmt: skip
+
+
+def warp(frame: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """Motion-compensated prediction: ``frame`` ``[6, Hc, Wc]`` warped by block ``vectors``
+    (quarter pixels, ``[rows, cols, 2]``), same layout."""
+    _, hc, wc = frame.shape
+    field = dense_field(vectors, (2 * hc, 2 * wc))
+    luma = F.pixel_shuffle(frame[None, :4], 2)
+    luma = F.pixel_unshuffle(_sample(luma, field), 2)
+    chroma_field = F.avg_pool2d(field[None], 2)[0] / 2.0
+    chroma = _sample(frame[None, 4:], chroma_field)
+    return torch.cat([luma, chroma], dim=1)[0]
+
+
+def _vector_bits(step: torch.Tensor) -> torch.Tensor:
+    """Rough bits of an integer vector step (quarter pixels, ``[..., 2]``): an exp-Golomb-like
+    length per component, 0.25 bit for a zero component."""
+    magnitude = step.abs().float()
+    return torch.where(magnitude > 0, 2 * torch.log2(magnitude + 1) + 1, 0.25).sum(-1)
+
+
+def block_search(
+    reference: torch.Tensor,
+    target: torch.Tensor,
+    previous: torch.Tensor | None = None,
+    lam: float = 0.0,
+    reach: int = 7,
+) -> torch.Tensor:
+    """Rate-constrained integer-pixel block matching: for each 16x16 luma block of ``target``
+    the displacement within ``+-reach`` pixels of ``reference`` that minimizes
+    ``0.75 * SSE + lam * bits(vector - previous)`` (luma's 6/8 share of the frame's error,
+    samples in [0, 1] units; ``lam`` in the fit's units, MSE per bpp).
+
+    Args:
+        reference, target: ``[6, Hc, Wc]`` frames (only luma is compared).
+        previous: int64 ``[rows, cols, 2]`` vectors the step is coded against (default 0).
+        lam: rate weight; 0 = plain least squares.
+        reach: search range in luma pixels.
+
+    Returns:
+        int64 ``[rows, cols, 2]`` vectors in quarter pixels (x, y).
+    """
+    ref = F.pixel_shuffle(reference[None, :4], 2)[0, 0]
+    tgt = F.pixel_shuffle(target[None, :4], 2)[0, 0]
+    h, w = tgt.shape
+    rows, cols = block_grid(h, w)
+    device = ref.device
+    if previous is None:
+        previous = torch.zeros(rows, cols, 2, dtype=torch.int64, device=device)
+    padded = F.pad(ref[None, None], (reach, reach, reach, reach), mode="replicate")[0, 0]
+    best = torch.full((rows, cols), float("inf"), device=device)
+    vectors = torch.zeros(rows, cols, 2, dtype=torch.int64, device=device)
+    pool_size = (rows * BLOCK, cols * BLOCK)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            shifted = padded[reach + dy : reach + dy + h, reach + dx : reach + dx + w]
+            err = F.pad((shifted - tgt) ** 2, (0, pool_size[1] - w, 0, pool_size[0] - h))
+            sse = F.avg_pool2d(err[None, None], BLOCK)[0, 0] * (BLOCK * BLOCK)
+            candidate = torch.tensor([dx * 4, dy * 4], device=device)
+            cost = 0.75 * sse + lam * _vector_bits(candidate - previous)
+            cost = cost + 1e-9 * (abs(dx) + abs(dy))  # ties: the shorter vector
+            better = cost < best
+            best = torch.where(better, cost, best)
+            vectors[better] = candidate
+    return vectors

@@ -1,0 +1,78 @@
+"""Synthesis networks: upsampled latents ``[1, L, H2, W2]`` -> the frame's 4:2:0 samples.
+
+Both families start with a per-pixel MLP (1x1 convolutions, ReLU) to three full-resolution
+planes (Y, Cb, Cr); the ``conv`` family then refines them with linear residual 3x3
+convolutions (``x <- x + Conv3x3(x)``), which let neighbouring pixels correct each other
+(deblocking, sharpening) for 84 weights each. The output is laid out on the chroma grid
+(:mod:`nmc.video.planes`): luma by pixel-unshuffle, chroma as the 2x2 mean of the Cb / Cr planes.
+
+Cost per luma pixel: ``sum(fan_in * fan_out)`` of the 1x1 layers plus 81 per refine layer
+(the default conv synthesis 7 -> 8 -> 3 with one refine layer: 161 multiplications).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SynthesisArch:
+    """Shape of a :class:`Synthesis`.
+
+    Args:
+        hidden: widths of the hidden 1x1 layers.
+        refine: number of residual 3x3 layers on the three output planes (``conv`` family > 0,
+            ``mlp`` family 0).
+    """
+
+    hidden: tuple[int, ...] = (8,)
+    refine: int = 1
+
+    def fields(self) -> tuple[int, ...]:
+        return (self.refine, *self.hidden)
+
+    def macs_per_pixel(self, levels: int) -> int:
+        """Multiplications per luma pixel."""
+        sizes = (levels, *self.hidden, 3)
+        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + 81 * self.refine
+
+
+class Synthesis(nn.Module):
+    """Parameters: ``mlp.{i}.weight`` ``[out, in, 1, 1]`` / ``.bias``, ``refine.{k}.weight``
+    ``[3, 3, 3, 3]`` / ``.bias``."""
+
+    def __init__(self, arch: SynthesisArch, levels: int) -> None:
+        super().__init__()
+        self.arch = arch
+        sizes = (levels, *arch.hidden, 3)
+        self.mlp = nn.ModuleList(nn.Conv2d(a, b, 1) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.refine = nn.ModuleList(nn.Conv2d(3, 3, 3, padding=1) for _ in range(arch.refine))
+
+    def initialize(self, generator: torch.Generator) -> None:
+        """1x1 layers uniform in ``±1/sqrt(fan_in)``, output bias 0; refine layers 0 (identity)."""
+        with torch.no_grad():
+            for layer in self.mlp:
+                bound = 1.0 / math.sqrt(layer.weight[0].numel())
+                for p in (layer.weight, layer.bias):
+                    p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
+            self.mlp[-1].bias.zero_()
+            for layer in self.refine:
+                layer.weight.zero_()
+                layer.bias.zero_()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``features`` ``[1, L, H2, W2]`` (even sizes) -> float32 ``[6, H2/2, W2/2]``."""
+        x = features
+        for layer in self.mlp[:-1]:
+            x = F.relu(layer(x))
+        x = self.mlp[-1](x)
+        for layer in self.refine:
+            x = x + layer(x)
+        luma = F.pixel_unshuffle(x[:, :1], 2)
+        chroma = F.avg_pool2d(x[:, 1:], 2)
+        return torch.cat([luma, chroma], dim=1)[0]

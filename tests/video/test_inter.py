@@ -1,0 +1,139 @@
+"""P frames: motion, skips, scene cuts, odd sizes, damaged payloads, closed-loop exactness."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nmc.bitstream import Chunk, pack, unpack
+from nmc.errors import BitstreamError
+from nmc.media import Video
+from nmc.video import FrameTrace, VideoDecoder, config_for, decode, encode, encode_video
+from nmc.video.motion import block_grid, block_search, dense_field, warp
+from nmc.video.planes import to_grid
+from tests.video.conftest import FAST
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _shifted(clip: Video, dx: int, frames: int) -> Video:
+    """``frames`` frames of a steady horizontal pan of ``dx`` luma pixels per frame, cut from
+    the first real frame (chroma moves ``dx / 2``)."""
+    y0, u0, v0 = clip.frame(0)
+    ys, us, vs = [], [], []
+    for t in range(frames):
+        ys.append(np.roll(y0, dx * t, axis=1))
+        us.append(np.roll(u0, dx * t // 2, axis=1))
+        vs.append(np.roll(v0, dx * t // 2, axis=1))
+    return Video(np.stack(ys), np.stack(us), np.stack(vs), clip.fps)
+
+
+def test_block_search_finds_a_pan_and_warp_follows_it(clip):
+    pan = _shifted(clip, 2, 2)
+    ref, tgt = (to_grid(*pan.frame(i)) for i in range(2))
+    vectors = block_search(ref, tgt)
+    assert vectors.shape == (*block_grid(clip.height, clip.width), 2)
+    inner = vectors[:-1, 1:-1]  # np.roll wraps the left column around; the last row and
+    # column of blocks reach into the even padding
+    assert torch.all(inner[..., 0] == -8) and torch.all(inner[..., 1] == 0)  # -2 px in 1/4 px
+    field = dense_field(vectors.float(), (38, 52))
+    assert field.shape == (2, 38, 52)
+    predicted = warp(ref, vectors.float())
+    error = (predicted - tgt)[:4, :, 2:].abs().mean()
+    assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
+
+
+def test_still_frames_are_skips(clip):
+    still = Video(*(np.repeat(p[:1], 3, axis=0) for p in (clip.y, clip.u, clip.v)), clip.fps)
+    data, report = encode(still, gop=3, **FAST)
+    kinds = [(f["kind"], f["bits"]) for f in report["per_frame"]]
+    assert kinds[0][0] == "IFRM"
+    assert all(kind == "PFRM" and bits <= 8 * 4 for kind, bits in kinds[1:]), kinds
+    video = decode(data)
+    assert np.array_equal(video.y[1], video.y[0]) and np.array_equal(video.y[2], video.y[0])
+
+
+def test_scene_cut_is_coded_as_an_intra_frame(clip):
+    other = Video(255 - clip.y[:1], 255 - clip.u[:1], 255 - clip.v[:1], clip.fps)
+    cut = Video.concat([clip.slice(0, 2), other])
+    data, report = encode(cut, gop=10, **FAST)
+    assert [f["kind"] for f in report["per_frame"]] == ["IFRM", "PFRM", "IFRM"]
+    assert VideoDecoder(data).read(2, 1).y.shape == (1, clip.height, clip.width)  # seek to it
+
+
+def test_pan_costs_less_with_motion_than_without(clip):
+    pan = _shifted(clip, 3, 3)
+    _, moving = encode(pan, gop=3, **FAST)
+    _, still = encode(pan, gop=3, motion=False, **FAST)
+    p_bits = [sum(f["bits"] for f in r["per_frame"][1:]) for r in (moving, still)]
+    p_psnr = [np.mean([f["yuv"] for f in r["per_frame"][1:]]) for r in (moving, still)]
+    assert moving["bits_by_part"]["motion"] > 0 and still["bits_by_part"]["motion"] == 0
+    assert p_psnr[0] > p_psnr[1] + 1 or p_bits[0] < p_bits[1] / 2, (p_bits, p_psnr)
+
+
+def test_odd_sizes_round_trip():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (27, 35, 3), dtype=np.uint8)
+    rgb = np.stack([np.roll(base, t, axis=1) for t in range(3)])
+    data, report = encode(rgb, **FAST)
+    video = decode(data)
+    assert video.y.shape == (3, 27, 35) and video.u.shape == (3, 14, 18)
+    assert [f["kind"] for f in report["per_frame"]][1:] == ["PFRM", "PFRM"]
+
+
+def test_damaged_p_payloads_are_refused(encoded):
+    _, data, _ = encoded
+    container = unpack(data)
+    chunks = list(container.chunks)
+    original = chunks[1].payload
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        payload = bytearray(original)
+        if trial % 3 == 0:
+            payload = payload[: rng.integers(len(payload))]
+        else:
+            position = rng.integers(len(payload))
+            payload[position] ^= int(rng.integers(1, 256))
+        chunks[1] = Chunk("PFRM", bytes(payload))
+        with contextlib.suppress(BitstreamError):
+            decode(pack(container.codec_id, container.header, chunks))
+    chunks[1] = Chunk("PFRM", original[:1] + b"\xf8" + original[2:])
+    with pytest.raises(BitstreamError):
+        decode(pack(container.codec_id, container.header, chunks))
+
+
+_DECODE_AND_HASH = """
+import hashlib, sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from nmc.video import decode
+video = decode(sys.argv[2])
+for t in range(video.num_frames):
+    y, u, v = video.frame(t)
+    print(hashlib.sha256(y.tobytes() + u.tobytes() + v.tobytes()).hexdigest())
+"""
+
+
+def test_fresh_process_decodes_the_encoders_own_frames(tmp_path, clip):
+    """Closed loop: the frames the encoder predicted from are the frames any decoder outputs,
+    bit for bit, in another process with another thread count."""
+    traces: list[FrameTrace] = []
+    config = config_for("conv", 4, intra_steps=40, steps=8, gop=3)
+    data, _ = encode_video(clip, config, progress=False, on_frame=traces.append)
+    path = tmp_path / "clip.nmc"
+    path.write_bytes(data)
+    mine = [hashlib.sha256(b"".join(p.tobytes() for p in t.planes)).hexdigest() for t in traces]
+    env = {**os.environ, "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", _DECODE_AND_HASH, "3", str(path)],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == mine

@@ -1,0 +1,117 @@
+"""Latents, their context model and the network coder: exact round trips, causal decode order,
+damaged payloads."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from nmc.errors import BitstreamError
+from nmc.video.context import ContextArch, ContextModel, laplace_bits, level_context
+from nmc.video.latent_coder import decode_latents, encode_latents
+from nmc.video.latents import NUM_PHASES, level_shapes, phase_map
+from nmc.video.network_coder import decode_networks, encode_networks
+
+
+def _context(seed: int = 0) -> ContextModel:
+    model = ContextModel(ContextArch((12, 12)))
+    generator = torch.Generator().manual_seed(seed)
+    model.initialize(generator)
+    with torch.no_grad():  # a non-trivial last layer, so laws vary with the context
+        model.layers[-1].weight.copy_(torch.randn(2, 12, generator=generator) * 0.3)
+    return model
+
+
+def _latents(shapes, seed: int = 0) -> list[torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    grids = []
+    for index, shape in enumerate(shapes):
+        spread = 0.5 + index
+        grids.append(torch.from_numpy(np.clip(np.round(rng.laplace(0, spread, shape)), -31, 31)))
+    return [g.float() for g in grids]
+
+
+def test_levels_cover_odd_frames():
+    assert level_shapes(27, 35, 4) == [(28, 36), (14, 18), (7, 9), (4, 5)]
+    phases = phase_map(3, 3)
+    assert phases.tolist() == [[0, 2, 0], [3, 1, 3], [0, 2, 0]]
+
+
+def test_latents_round_trip_exactly():
+    shapes = level_shapes(27, 35, 5)
+    latents, model = _latents(shapes), _context()
+    data = encode_latents(model, latents)
+    back = decode_latents(data, model, shapes)
+    assert all(torch.equal(a, b) for a, b in zip(latents, back))
+    # The stream costs what the context model says, within the table quantization.
+    estimate = 0.0
+    with torch.no_grad():
+        for index, level in enumerate(latents):
+            coarser = latents[index + 1] if index + 1 < len(latents) else None
+            mu, scale = model(level_context(level, coarser))
+            estimate += float(laplace_bits(level.reshape(-1), mu, scale).sum())
+    assert 8 * len(data) < estimate * 1.05 + 256
+
+
+def test_context_is_causal_in_decode_order():
+    """A position's context never reads a latent of its own or a later phase."""
+    level, coarser = _latents([(9, 11), (5, 6)], seed=3)
+    phases = phase_map(9, 11).reshape(-1)
+    full = level_context(level, coarser)
+    for phase in range(NUM_PHASES):
+        hidden = level.clone().reshape(-1)
+        hidden[phases >= phase] = 99.0  # not decoded yet: any value
+        partial = level_context(hidden.reshape(9, 11), coarser)
+        mine = phases == phase
+        assert torch.equal(partial[mine], full[mine])
+
+
+def test_damaged_latent_payload_is_refused_or_decodes():
+    shapes = level_shapes(16, 16, 3)
+    latents, model = _latents(shapes), _context()
+    data = encode_latents(model, latents)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        damaged = bytearray(data)
+        damaged[rng.integers(len(data))] ^= int(rng.integers(1, 256))
+        with contextlib.suppress(BitstreamError):
+            decode_latents(bytes(damaged), model, shapes)
+    with contextlib.suppress(BitstreamError):
+        decode_latents(data[:3], model, shapes)
+
+
+def test_networks_round_trip_and_refuse_damage():
+    generator = torch.Generator().manual_seed(0)
+    tensors = {
+        "synthesis.mlp.0.weight": torch.randn(16, 7, 1, 1, generator=generator),
+        "synthesis.mlp.0.bias": torch.randn(16, generator=generator) * 0.01,
+        "context.layers.0.weight": torch.randn(12, 17, generator=generator) * 5,
+    }
+    exponents = {"synthesis.": 7, "context.": 5}
+    payload, recon = encode_networks(tensors, exponents)
+    back = decode_networks(payload, {n: tuple(t.shape) for n, t in tensors.items()})
+    for name, tensor in tensors.items():
+        assert torch.equal(back[name], recon[name])
+        step = 2.0 ** -exponents["context." if name.startswith("context.") else "synthesis."]
+        assert float((recon[name] - tensor).abs().max()) <= step / 2
+    shapes = {n: tuple(t.shape) for n, t in tensors.items()}
+    with pytest.raises(BitstreamError, match="exponent"):
+        decode_networks(b"\xff" + payload[1:], shapes)
+    for cut in (0, 1, 4, len(payload) // 2):
+        with contextlib.suppress(BitstreamError):
+            decode_networks(payload[:cut], shapes)
+
+
+def test_levels_left_out_cost_nothing_and_must_be_zero():
+    shapes = level_shapes(16, 20, 3)
+    latents, model = _latents(shapes, seed=5), _context()
+    latents[0] = torch.zeros(shapes[0])
+    data = encode_latents(model, latents, present=0b110)
+    assert len(data) < len(encode_latents(model, latents))
+    back = decode_latents(data, model, shapes, present=0b110)
+    assert all(torch.equal(a, b) for a, b in zip(latents, back))
+    with pytest.raises(ValueError, match="must be zero"):
+        encode_latents(model, _latents(shapes), present=0b110)
