@@ -101,7 +101,7 @@ class AtomicFile:
     def _anonymous(folder: Path) -> int | None:
         """A descriptor of an unnamed file in ``folder``, or None where that is unsupported."""
         flag = getattr(os, "O_TMPFILE", 0)
-        if not flag or not Path("/proc/self/fd").is_dir():
+        if not flag:
             return None
         try:
             # The mode passes through the umask, as for a plain open().
