@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmc.bitstream.fields import FieldReader, FieldWriter
-from nmc.entropy.rans import RansStreamDecoder, quantize_weights, rans_encode
+from nmc.entropy.rans import RansStreamDecoder, cdf_lists, quantize_weights, rans_encode
 from nmc.errors import BitstreamError
 
 _WEIGHT_SCALE = float(1 << 24)
@@ -49,6 +49,11 @@ class LaplaceBank:
                 p = np.append(upper - lower, tail)
                 rows.append(np.floor(p * _WEIGHT_SCALE).astype(np.int64) + 1)
         return quantize_weights(np.stack(rows))
+
+    @functools.cached_property
+    def cdfs(self) -> tuple[list[list[int]], list[int]]:
+        """The tables as the rANS coder takes them (:func:`cdf_lists`), converted once."""
+        return cdf_lists(self.freqs)
 
     def scale_bin(self, scale: np.ndarray) -> np.ndarray:
         """int64 bin of each scale (clipped to the bank's range)."""
@@ -93,7 +98,9 @@ class LaplaceStreamDecoder:
         """The next ``len(index)`` values (int64) with laws ``(base, index)`` from
         :meth:`LaplaceBank.choose`."""
         used, local = np.unique(index, return_inverse=True)  # pass only the tables in use
-        symbols = self._decoder.decode(local.reshape(-1), self._bank.freqs[used])
+        cdfs, sizes = self._bank.cdfs
+        tables = ([cdfs[i] for i in used.tolist()], [sizes[i] for i in used.tolist()])
+        symbols = self._decoder.decode(local.reshape(-1), tables)
         values = symbols - self._bank.half + base
         for i in np.flatnonzero(symbols == 2 * self._bank.half + 1).tolist():
             values[i] = self._escaped.svarint()

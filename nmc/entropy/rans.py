@@ -53,7 +53,7 @@ def ans_extension() -> ModuleType:
     raise DependencyError("compressai is installed without its ans extension; reinstall it")
 
 
-def _cdf_lists(freqs: np.ndarray) -> tuple[list[list[int]], list[int]]:
+def cdf_lists(freqs: np.ndarray) -> tuple[list[list[int]], list[int]]:
     """Cumulative tables in compressai's layout: ``[0, c1, ..., 2**16, 2**16]`` per row."""
     rows, alphabet = freqs.shape
     cdf = np.zeros((rows, alphabet + 2), dtype=np.int64)
@@ -73,7 +73,7 @@ def rans_encode(symbols: np.ndarray, table_index: np.ndarray, freqs: np.ndarray)
     if np.any(freqs[table_index, symbols] <= 0):
         raise ValueError("a symbol to code has zero frequency in its table")
     symbols, table_index = _pad(symbols, freqs, table_index)
-    cdfs, sizes = _cdf_lists(freqs)
+    cdfs, sizes = cdf_lists(freqs)
     return (
         ans_extension()
         .RansEncoder()
@@ -95,7 +95,7 @@ def rans_decode(data: bytes, table_index: np.ndarray, freqs: np.ndarray) -> np.n
     need = 2 * table_index.size + _INITIAL_STATE_BYTES
     if len(data) < need:
         data = bytes(data) + bytes(need - len(data))
-    cdfs, sizes = _cdf_lists(freqs)
+    cdfs, sizes = cdf_lists(freqs)
     decoded = (
         ans_extension()
         .RansDecoder()
@@ -124,16 +124,19 @@ class RansStreamDecoder:
         self._decoder = ans_extension().RansDecoder()
         self._decoder.set_stream(data)
 
-    def decode(self, table_index: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    def decode(
+        self, table_index: np.ndarray, tables: tuple[list[list[int]], list[int]]
+    ) -> np.ndarray:
         """The next ``len(table_index)`` symbols (int64), symbol ``i`` from table
-        ``freqs[table_index[i]]`` (int [T, A], rows summing to 2**16)."""
+        ``table_index[i]`` of ``tables`` (:func:`cdf_lists` of int [T, A] frequencies, rows
+        summing to 2**16; callers that decode many passes convert their tables once)."""
         count = int(table_index.size)
         if count > self._left:
             raise ValueError(f"asked for {count} symbols, {self._left} left in the stream")
         self._left -= count
         if count == 0:
             return np.zeros(0, dtype=np.int64)
-        cdfs, sizes = _cdf_lists(freqs)
+        cdfs, sizes = tables
         decoded = self._decoder.decode_stream(table_index.tolist(), cdfs, sizes, [0] * len(sizes))
         return np.asarray(decoded, dtype=np.int64)
 

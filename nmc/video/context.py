@@ -74,7 +74,14 @@ class ContextModel(nn.Module):
         return mu, scale
 
 
-def level_context(level: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
+Visibility = Callable[[int, int], torch.Tensor]
+
+
+def level_context(
+    level: torch.Tensor,
+    coarser: torch.Tensor | None,
+    visibility: Visibility = neighbour_visibility,
+) -> torch.Tensor:
     """Context of every position of a level: float ``[rows * cols, 17]``.
 
     Args:
@@ -82,6 +89,9 @@ def level_context(level: torch.Tensor, coarser: torch.Tensor | None) -> torch.Te
             hold anything (they are masked by phase).
         coarser: float ``[ceil(rows/2), ceil(cols/2)]`` decoded latents of the next coarser
             level, or None for the coarsest level (its coarse context is 0).
+        visibility: ``(rows, cols) -> [8, rows, cols]`` mask of the neighbours decoded before
+            each position: the codec's four-phase order (default), or another order to
+            measure what it would cost (:func:`raster_visibility`).
     """
     rows, cols = level.shape
     if coarser is None:
@@ -91,7 +101,7 @@ def level_context(level: torch.Tensor, coarser: torch.Tensor | None) -> torch.Te
                            align_corners=False)  # fmt: skip
         coarse = F.unfold(up, 3, padding=1)
     same = F.unfold(level[None, None], 3, padding=1)[:, [0, 1, 2, 3, 5, 6, 7, 8]]
-    visible = neighbour_visibility(rows, cols).to(level).reshape(1, 8, rows * cols)
+    visible = visibility(rows, cols).to(level).reshape(1, 8, rows * cols)
     return torch.cat([coarse, same * visible], dim=1)[0].T
 
 
@@ -112,13 +122,25 @@ def laplace_bits(y: torch.Tensor, mu: torch.Tensor, scale: torch.Tensor) -> torc
     return -log_p.clamp_min(math.log(_MIN_PROB)) / math.log(2.0)
 
 
-def latent_bits(model: Callable[[torch.Tensor], Laws], latents: list[torch.Tensor]) -> torch.Tensor:
+def raster_visibility(rows: int, cols: int) -> torch.Tensor:
+    """float32 ``[8, rows, cols]``: the neighbours a raster-order (one latent at a time) decoder
+    would have seen: up-left, up, up-right and left."""
+    visible = torch.zeros(8, rows, cols)
+    visible[:4] = 1.0
+    return visible
+
+
+def latent_bits(
+    model: Callable[[torch.Tensor], Laws],
+    latents: list[torch.Tensor],
+    visibility: Visibility = neighbour_visibility,
+) -> torch.Tensor:
     """Total bits (0-d tensor) of all levels (finest first) under ``model`` (a
     :class:`ContextModel` or a function with its signature), all phases at once (the masks make
     each position see exactly what the decoder will have)."""
     total = latents[0].new_zeros(())
     for index, level in enumerate(latents):
         coarser = latents[index + 1] if index + 1 < len(latents) else None
-        mu, scale = model(level_context(level, coarser))
+        mu, scale = model(level_context(level, coarser, visibility))
         total = total + laplace_bits(level.reshape(-1), mu, scale).sum()
     return total

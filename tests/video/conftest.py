@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nmc.video import Video, encode, read_video
+from nmc.video import FrameTrace, Video, config_for, encode_video, read_video
 from tests.conftest import carphone_path
 
 # Few steps keep every encode under a few seconds; quality is not under test here.
@@ -25,7 +25,11 @@ def clip() -> Video:
 
 
 @pytest.fixture(scope="session", params=["conv", "mlp"])
-def encoded(request, clip: Video) -> tuple[str, bytes, dict]:
-    """``(family, file bytes, report)`` of the clip, gop 2 (I P I), for both families."""
-    data, report = encode(clip, family=request.param, gop=2, **FAST)
-    return request.param, data, report
+def encoded(request, clip: Video) -> tuple[str, bytes, dict, list[FrameTrace]]:
+    """``(family, file bytes, report, frame traces)`` of the clip, gop 2 (I P I), for both
+    families."""
+    traces: list[FrameTrace] = []
+    config = config_for(request.param, 4, gop=2, intra_steps=FAST["intra_steps"],
+                        steps=FAST["steps"])  # fmt: skip
+    data, report = encode_video(clip, config, progress=False, on_frame=traces.append)
+    return request.param, data, report, traces

@@ -1,0 +1,72 @@
+"""What the parallel (four-phase) decode order of the latents costs in bits.
+
+Fits one real frame with the codec's defaults, keeps its integer latents fixed, and trains a
+fresh context model of the codec's size on them for each decode order: the codec's four phases
+per level (each pass sees the coarser level and the earlier phases), a raster order (one latent
+at a time: up-left, up, up-right and left neighbours, what Cool-chic-like decoders use), and the
+coarser level alone (no same-level context). Prints the latents' bits under each (model likelihood,
+what the entropy coder spends within ~2 %).
+
+    python tools/bench_context_order.py --json            # carphone frame 0, conv, quality 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from nmc import datasets
+from nmc.video import FrameTrace, config_for, encode_video, read_video
+from nmc.video.context import ContextModel, latent_bits, raster_visibility
+from nmc.video.frame_model import level_list
+from nmc.video.latents import neighbour_visibility
+
+ORDERS = {
+    "four-phase (codec)": neighbour_visibility,
+    "raster": raster_visibility,
+    "coarser level only": lambda rows, cols: torch.zeros(8, rows, cols),
+}
+
+
+def _train(latents: list[torch.Tensor], config, visibility, steps: int) -> float:
+    """Bits of ``latents`` under a context model trained on them for ``steps`` Adam steps."""
+    model = ContextModel(config.context)
+    model.initialize(torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        bits = latent_bits(model, latents, visibility)
+        opt.zero_grad()
+        bits.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(latent_bits(model, latents, visibility))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="conv")
+    parser.add_argument("--quality", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=800, help="context-model training steps")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    video, _ = read_video(str(datasets.path("carphone")), 0, 1)
+    config = config_for(args.family, args.quality)
+    traces: list[FrameTrace] = []
+    encode_video(video, config, progress=False, on_frame=traces.append)
+    latents = level_list(traces[0].decoded, config.levels)
+    results = {name: _train(latents, config, order, args.steps) for name, order in ORDERS.items()}
+    base = results["raster"]
+    for name, bits in results.items():
+        record = {"order": name, "latent_bits": round(bits), "vs_raster": bits / base}
+        print(
+            json.dumps(record)
+            if args.json
+            else f"{name:>20}: {bits:9.0f} bits ({bits / base:.3f} x raster)"
+        )
+
+
+if __name__ == "__main__":
+    main()
