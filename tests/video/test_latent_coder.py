@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from nmc.errors import BitstreamError
-from nmc.video.context import ContextArch, ContextModel, laplace_bits, level_context
+from nmc.video.context import (
+    ContextArch,
+    ContextModel,
+    laplace_bits,
+    level_context,
+    raster_visibility,
+)
 from nmc.video.latent_coder import decode_latents, encode_latents
 from nmc.video.latents import NUM_PHASES, level_shapes, phase_map
 from nmc.video.network_coder import decode_networks, encode_networks
@@ -115,3 +121,11 @@ def test_levels_left_out_cost_nothing_and_must_be_zero():
     assert all(torch.equal(a, b) for a, b in zip(latents, back))
     with pytest.raises(ValueError, match="must be zero"):
         encode_latents(model, _latents(shapes), present=0b110)
+
+
+def test_raster_order_sees_only_the_causal_half():
+    level, coarser = _latents([(6, 7), (3, 4)], seed=4)
+    context = level_context(level, coarser, raster_visibility)
+    same = context[:, 9:].reshape(6, 7, 8)
+    assert torch.equal(same[..., 4:], torch.zeros(6, 7, 4))  # right, down-left, down, down-right
+    assert float(same[3, 3, 1]) == float(level[2, 3])  # the latent above
