@@ -100,6 +100,9 @@ def _run_nmc(
     override of file permissions); ``script`` runs first (e.g. to arrange an interruption)."""
 
     def prepare() -> None:
+        # A test run started in the background inherits an ignored SIGINT, and Python then
+        # installs no KeyboardInterrupt handler: give the child a terminal's default.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if file_size_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
         if drop_root:

@@ -83,6 +83,8 @@ def _start_campaign(carphone: Path, tmp_path: Path) -> tuple[subprocess.Popen, l
         cwd=REPO,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # a test run started in the background inherits an ignored SIGINT: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     rd = out / RD_FILE
     started = _wait_until(lambda: rd.exists() and len(read_points(rd)) >= 5, 120)
