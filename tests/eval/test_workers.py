@@ -110,6 +110,8 @@ def _start_sleepers() -> tuple[subprocess.Popen, list[int]]:
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a test run started in the background inherits an ignored SIGINT: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert parent.stdout.readline().strip() == "started"
     assert _wait_until(lambda: len(_children(parent.pid)) >= 2, 30), "workers did not start"
