@@ -2,7 +2,8 @@
 
 File: the container (:mod:`nmc.bitstream`) with codec id 2, the header of
 :mod:`nmc.pointcloud.header`, then a ``GEOM`` chunk (:mod:`nmc.pointcloud.geometry`) and an
-``ATTR`` chunk (:mod:`nmc.pointcloud.attributes`).
+``ATTR`` chunk: in version 2 streams ``update:blob`` (the post-filter's per-cloud update,
+empty when there is none) followed by the colours (:mod:`nmc.pointcloud.attributes`).
 
 Decoded points come in Morton (z-order) order of their coordinates relative to the header's
 origin (the encoder's minimum corner), which is also the order the colours are coded in.
@@ -15,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nmc.bitstream import Chunk, Container, pack, unpack
+from nmc.bitstream import Chunk, Container, FieldReader, FieldWriter, pack, unpack
 from nmc.errors import BitstreamError, InputError
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.pointcloud import postfilter as hooks
 from nmc.pointcloud.attributes import AttributeParams, decode_attributes, encode_attributes
 from nmc.pointcloud.cloud import DecodedCloud, PointCloud, checked_cloud
 from nmc.pointcloud.geometry import decode_geometry, encode_geometry
-from nmc.pointcloud.header import MAX_POINTS, CloudHeader
+from nmc.pointcloud.header import MAX_POINTS, POSTFILTERS, CloudHeader
 from nmc.pointcloud.morton import MAX_BITS, morton_decode, morton_encode
 from nmc.pointcloud.octree import Octree
 from nmc.pointcloud.qp import check_qp, qp_step
@@ -42,6 +44,12 @@ class EncodeStats:
     total_bits: int
     geometry_seconds: float
     attribute_seconds: float
+    postfilter: str = "none"
+    filter_update: str = "shipped"
+    filter_update_bits: int = 0
+    filter_gain_db: float | None = None
+    filter_seconds: float = 0.0
+    filter_candidates: dict | None = None
 
 
 def _prepare(cloud: PointCloud) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -68,12 +76,23 @@ def _prepare(cloud: PointCloud) -> tuple[np.ndarray, np.ndarray, np.ndarray, int
 
 
 def encode_cloud_with_stats(
-    cloud: PointCloud, qp: int, chroma_qp_offset: int = -1, postfilter: int = 0
+    cloud: PointCloud,
+    qp: int,
+    chroma_qp_offset: int = -1,
+    postfilter: int = 1,
+    adapt: bool = False,
+    device: str = "cpu",
+    progress: bool = False,
 ) -> tuple[bytes, EncodeStats]:
     """Like :func:`encode_cloud`, also returning sizes and timings.
 
-    ``postfilter`` is the index in :data:`~nmc.pointcloud.header.POSTFILTERS` of the
-    post-filter the decoder applies by default.
+    Args:
+        postfilter: index in :data:`~nmc.pointcloud.header.POSTFILTERS` of the post-filter
+            the decoder applies by default (MS-GAT).
+        adapt: let the post-filter tune itself to this cloud (``postfilter.adapt``): the
+            encoder filters the decoded colours as the decoder will, sends a rate-aware
+            update when it pays, and records ``none`` when filtering would not help.
+        device, progress: torch device and progress bar of that adaptation.
     """
     cloud = checked_cloud(cloud)
     qp = check_qp(qp)
@@ -87,8 +106,30 @@ def encode_cloud_with_stats(
     geometry = encode_geometry(tree)
     geometry_done = time.perf_counter()
     params = AttributeParams(qp, int(chroma_qp_offset))
-    attributes, _ = encode_attributes(tree, rgb_to_ycbcr(cloud.rgb[order]), params)
+    colours, recon = encode_attributes(tree, rgb_to_ycbcr(cloud.rgb[order]), params)
     done = time.perf_counter()
+    update, filter_stats = b"", {}
+    if adapt and postfilter:
+        decoded = DecodedCloud(
+            xyz=(morton_decode(codes) + origin).astype(np.int32),
+            rgb=ycbcr_to_rgb(recon),
+            step=np.full(cloud.points, qp_step(qp), dtype=np.float32),
+            qp=qp,
+            chroma_qp_offset=int(chroma_qp_offset),
+            geometry_bits=8 * len(geometry),
+            attribute_bits=8 * len(colours),
+        )
+        choice = hooks.adapt(POSTFILTERS[postfilter], decoded, cloud.rgb[order], device, progress)
+        if choice is not None:
+            update = choice.payload
+            postfilter = 0 if choice.kind == "none" else postfilter
+            filter_stats = {
+                "filter_update": choice.kind,
+                "filter_gain_db": choice.gain_db["yuv"],
+                "filter_seconds": choice.seconds,
+                "filter_candidates": choice.candidates,
+            }
+    attributes = FieldWriter().blob(update).raw(colours).getvalue()
     header = CloudHeader(
         depth, tuple(int(v) for v in origin), cloud.points, qp, int(chroma_qp_offset), postfilter
     )
@@ -105,6 +146,9 @@ def encode_cloud_with_stats(
         total_bits=8 * len(data),
         geometry_seconds=geometry_done - started,
         attribute_seconds=done - geometry_done,
+        postfilter=POSTFILTERS[postfilter],
+        filter_update_bits=8 * len(update),
+        **filter_stats,
     )
     return data, stats
 
@@ -118,7 +162,8 @@ def encode_cloud(cloud: PointCloud, qp: int, chroma_qp_offset: int = -1) -> byte
         chroma_qp_offset: added to ``qp`` for Cb and Cr.
 
     Returns:
-        The whole ``.nmc`` file.
+        The whole ``.nmc`` file; it asks the decoder for the shipped MS-GAT filter (the
+        encoder-side adaptation and never-worse check run through :func:`nmc.encode`).
     """
     return encode_cloud_with_stats(cloud, qp, chroma_qp_offset)[0]
 
@@ -128,6 +173,17 @@ def _chunk(container: Container, kind: str) -> bytes:
     if len(found) != 1:
         raise BitstreamError(f"point-cloud file: expected one {kind} chunk, found {len(found)}")
     return found[0]
+
+
+def split_attributes(container: Container) -> tuple[bytes, bytes]:
+    """``(filter update, colour payload)`` of the attribute chunk (no update before v2)."""
+    header = CloudHeader.from_bytes(container.header)
+    payload = _chunk(container, ATTRIBUTE_CHUNK)
+    if header.version < 2:
+        return b"", payload
+    src = FieldReader(payload, f"{ATTRIBUTE_CHUNK} chunk")
+    update = src.blob()
+    return update, src.raw(src.remaining)
 
 
 def decode_container(container: Container) -> DecodedCloud:
@@ -141,7 +197,7 @@ def decode_container(container: Container) -> DecodedCloud:
     attributes = _chunk(container, ATTRIBUTE_CHUNK)
     tree = decode_geometry(geometry, header.depth, header.points)
     params = AttributeParams(header.qp, header.chroma_qp_offset)
-    ycbcr = decode_attributes(attributes, tree, params)
+    ycbcr = decode_attributes(split_attributes(container)[1], tree, params)
     xyz = morton_decode(tree.codes[header.depth]) + np.asarray(header.origin, dtype=np.int64)
     if xyz.min() < -(1 << 31) or xyz.max() >= 1 << 31:
         raise BitstreamError("point-cloud file: decoded coordinates overflow int32")

@@ -29,6 +29,7 @@ from nmc.pointcloud.cloud_codec import (
     GEOMETRY_CHUNK,
     decode_container,
     encode_cloud_with_stats,
+    split_attributes,
 )
 from nmc.pointcloud.header import POSTFILTERS, CloudHeader
 from nmc.pointcloud.io import INPUT_SUFFIXES, SourceInfo, load_cloud, write_ply
@@ -46,9 +47,15 @@ OPTIONS = {
     "chroma_qp_offset": "QP offset of Cb and Cr (default -1, as G-PCC's CTC)",
     "bits": "quantize coordinates to this grid depth, 1..21 (default: integer coordinates "
     "kept exactly, float ones on a 10-bit grid)",
-    "postfilter": "colour post-filter: none or msgat (encode: the decoder's default)",
+    "postfilter": "colour post-filter: msgat (default) or none (encode: the decoder's default)",
+    "filter_adapt": "auto (default): tune MS-GAT to the cloud, send the update when it pays; off",
 }
-_ENCODE = {"qp", "quality", "chroma_qp_offset", "bits", "postfilter", "progress"}
+DEFAULT_POSTFILTER = "msgat"
+FILTER_ADAPT = ("auto", "off")
+_ENCODE = {
+    "qp", "quality", "chroma_qp_offset", "bits", "postfilter", "filter_adapt", "device",
+    "progress",
+}  # fmt: skip
 _DECODE = {"postfilter", "device", "progress"}
 
 
@@ -94,9 +101,12 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     """Encode a point-cloud file or :class:`PointCloud`: ``(.nmc bytes, JSON-able report)``."""
     options = check_options(options, _ENCODE, "point-cloud encoding")
     qp = _qp(options)
-    name = options.get("postfilter", "none")
+    name = options.get("postfilter", DEFAULT_POSTFILTER)
     if name not in POSTFILTERS:
         raise InputError(f"unknown post-filter {name!r}; choose one of {', '.join(POSTFILTERS)}")
+    adapt = options.get("filter_adapt", "auto")
+    if adapt not in FILTER_ADAPT:
+        raise InputError(f"filter_adapt must be one of {', '.join(FILTER_ADAPT)}, got {adapt!r}")
     report: dict[str, Any] = {}
     if isinstance(source, PointCloud):
         if "bits" in options:
@@ -115,7 +125,13 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
         _warn_merged(info)
     started = time.perf_counter()
     data, stats = encode_cloud_with_stats(
-        cloud, qp, options.get("chroma_qp_offset", -1), POSTFILTERS.index(name)
+        cloud,
+        qp,
+        options.get("chroma_qp_offset", -1),
+        POSTFILTERS.index(name),
+        adapt=adapt == "auto",
+        device=options.get("device", "cpu"),
+        progress=bool(options.get("progress", False)),
     )
     points = stats.points
     report.update(
@@ -130,8 +146,17 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
         geometry_bpp=stats.geometry_bits / points,
         attribute_bpp=stats.attribute_bits / points,
         total_bpp=stats.total_bits / points,
+        postfilter=stats.postfilter,
+        filter_update=stats.filter_update if stats.postfilter != "none" else "none",
+        filter_update_bits=stats.filter_update_bits,
         encode_seconds=time.perf_counter() - started,
     )
+    if stats.filter_gain_db is not None:
+        report.update(
+            filter_gain_db=stats.filter_gain_db,
+            filter_adapt_seconds=stats.filter_seconds,
+            filter_candidates=stats.filter_candidates,
+        )
     return data, report
 
 
@@ -143,9 +168,23 @@ def decode(container: Container, **options: Any) -> tuple[DecodedCloud, dict[str
     decoded_at = time.perf_counter()
     header = CloudHeader.from_bytes(container.header)
     name = options.get("postfilter", POSTFILTERS[header.postfilter])
+    update = split_attributes(container)[0]
     rgb = postfilter.apply(
-        name, decoded, options.get("device", "cpu"), bool(options.get("progress", False))
+        name,
+        decoded,
+        options.get("device", "cpu"),
+        bool(options.get("progress", False)),
+        update=update,
+        version=header.version,
     )
+    if rgb is None:
+        warnings.warn(
+            f"this nmc has no {name} weights for point-cloud streams of version "
+            f"{header.version}; decoded without post-filter",
+            NmcWarning,
+            stacklevel=2,
+        )
+        name, rgb = "none", decoded.rgb
     if rgb is not decoded.rgb:
         decoded = dataclasses.replace(decoded, rgb=rgb)
     done = time.perf_counter()
@@ -158,6 +197,8 @@ def decode(container: Container, **options: Any) -> tuple[DecodedCloud, dict[str
         "attribute_bits": decoded.attribute_bits,
         "attribute_bpp": decoded.attribute_bits / decoded.points,
         "postfilter": name,
+        "filter_update": postfilter.update_kind(update) if name != "none" else "none",
+        "filter_update_bits": 8 * len(update),
         "point_order": "morton",
         "decode_seconds": decoded_at - started,
         "postfilter_seconds": done - decoded_at,
@@ -173,22 +214,31 @@ def write_output(media: DecodedCloud | PointCloud, path: Path, **options: Any) -
 
 
 def describe(container: Container) -> dict[str, Any]:
-    """Codec header and chunk sizes as a JSON-able dict (for ``nmc info``)."""
+    """Codec header and chunk sizes as a JSON-able dict (for ``nmc info``).
+
+    ``attribute_bits`` counts the whole attribute chunk, the post-filter's update included.
+    """
     header = CloudHeader.from_bytes(container.header)
     sizes = {GEOMETRY_CHUNK: 0, ATTRIBUTE_CHUNK: 0}
     for chunk in container.chunks:
         sizes[chunk.kind] = sizes.get(chunk.kind, 0) + 8 * len(chunk.payload)
+    update = split_attributes(container)[0]
+    name = POSTFILTERS[header.postfilter]
     return {
         "points": header.points,
         "geometry_bits": sizes[GEOMETRY_CHUNK],
         "attribute_bits": sizes[ATTRIBUTE_CHUNK],
+        "postfilter": name,
+        "filter_update": postfilter.update_kind(update) if name != "none" else "none",
+        "filter_update_bits": 8 * len(update),
         "pointcloud": {
+            "version": header.version,
             "depth": header.depth,
             "origin": list(header.origin),
             "qp": header.qp,
             "chroma_qp_offset": header.chroma_qp_offset,
             "luma_step": qp_step(header.qp),
-            "postfilter": POSTFILTERS[header.postfilter],
+            "postfilter": name,
             "geometry_bpp": sizes[GEOMETRY_CHUNK] / header.points,
             "attribute_bpp": sizes[ATTRIBUTE_CHUNK] / header.points,
             "total_bpp": 8 * container.total_bytes / header.points,

@@ -2,11 +2,13 @@
 
 Layout (little-endian, ``docs/pointcloud.md``)::
 
-    version:u8 = 1   depth:u8   origin:svarint*3   points:uvarint
+    version:u8 = 2   depth:u8   origin:svarint*3   points:uvarint
     qp:u8   chroma_qp_offset:svarint   postfilter:u8
 
 ``origin`` is added to the decoded voxel coordinates; ``postfilter`` names the post-filter
-the encoder recommends (0 = none, 1 = MS-GAT).
+the decoder applies by default (0 = none, 1 = MS-GAT). Version 2 streams carry a per-cloud
+filter update in front of the attribute payload and are filtered with the MS-GAT weights of
+their version; version 1 streams (no update) are still read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from nmc.errors import BitstreamError
 from nmc.pointcloud.morton import MAX_BITS
 from nmc.pointcloud.qp import MAX_QP, MIN_QP
 
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_POINTS = 1 << 24
 POSTFILTERS = ("none", "msgat")
 _MAX_ORIGIN = 1 << 31
@@ -35,6 +38,8 @@ class CloudHeader:
         qp: luma QP.
         chroma_qp_offset: chroma QP offset.
         postfilter: index into :data:`POSTFILTERS`.
+        version: codec version of the stream (:data:`READABLE_VERSIONS`; written: the one
+            given, :data:`VERSION` for new streams).
     """
 
     depth: int
@@ -43,9 +48,10 @@ class CloudHeader:
     qp: int
     chroma_qp_offset: int
     postfilter: int = 0
+    version: int = VERSION
 
     def to_bytes(self) -> bytes:
-        out = FieldWriter().u8(VERSION).u8(self.depth)
+        out = FieldWriter().u8(self.version).u8(self.depth)
         for value in self.origin:
             out.svarint(value)
         out.uvarint(self.points).u8(self.qp).svarint(self.chroma_qp_offset).u8(self.postfilter)
@@ -55,10 +61,11 @@ class CloudHeader:
     def from_bytes(cls, data: bytes) -> CloudHeader:
         src = FieldReader(data, "point-cloud header")
         version = src.u8()
-        if version != VERSION:
+        if version not in READABLE_VERSIONS:
             raise BitstreamError(
                 f"point-cloud header: version {version} is not supported (this nmc reads "
-                f"{VERSION}); decode with the nmc release that wrote the file"
+                f"{', '.join(map(str, READABLE_VERSIONS))}); decode with the nmc release that "
+                "wrote the file"
             )
         depth = src.u8()
         origin = (src.svarint(), src.svarint(), src.svarint())
@@ -75,4 +82,4 @@ class CloudHeader:
             raise BitstreamError(f"point-cloud header: qp {qp} / offset {offset} out of range")
         if postfilter >= len(POSTFILTERS):
             raise BitstreamError(f"point-cloud header: unknown post-filter id {postfilter}")
-        return cls(depth, origin, points, qp, offset, postfilter)
+        return cls(depth, origin, points, qp, offset, postfilter, version)

@@ -10,7 +10,7 @@ import pytest
 
 import nmc
 from nmc.bitstream import unpack
-from nmc.errors import BitstreamError, InputError
+from nmc.errors import BitstreamError, InputError, NmcWarning
 from nmc.pointcloud import (
     PointCloud,
     decode_cloud,
@@ -20,7 +20,13 @@ from nmc.pointcloud import (
     rgb_to_ycbcr,
 )
 from nmc.pointcloud import codec as plugin
+from nmc.pointcloud.cloud_codec import split_attributes
+from nmc.pointcloud.header import CloudHeader
 from nmc.pointcloud.morton import morton_encode
+from nmc.pointcloud.msgat import filter as msgat_filter
+from nmc.pointcloud.msgat import load_default
+from nmc.pointcloud.msgat.adapt import psnr_gain
+from nmc.pointcloud.msgat.data import match_order
 from nmc.pointcloud.samples import textured_surface
 
 
@@ -134,7 +140,7 @@ def test_damaged_bitstreams_raise_bitstream_error(sample):
             chunks[chunk_index] = dataclasses.replace(chunk, payload=bytes(payload))
             damaged = dataclasses.replace(container, chunks=tuple(chunks))
             try:
-                dec = plugin.decode(damaged)[0]
+                dec = plugin.decode(damaged, postfilter="none")[0]
             except BitstreamError:
                 continue
             assert dec.xyz.shape == sample.xyz.shape  # a colour-only change may go unnoticed
@@ -180,3 +186,83 @@ def test_public_api_and_file_input(sample, tmp_path):
     assert info["codec"] == "pointcloud" and info["points"] == sample.points
     decoded = nmc.decode(target)
     assert decoded.points == sample.points
+
+
+def _crop(cloud: PointCloud, points: int) -> PointCloud:
+    """The ``points`` voxels nearest (L1) to the middle point of ``cloud``."""
+    xyz = np.asarray(cloud.xyz)
+    near = np.argsort(np.abs(xyz - xyz[len(xyz) // 2]).sum(axis=1), kind="stable")[:points]
+    return PointCloud(xyz[near], np.asarray(cloud.rgb)[near])
+
+
+def test_default_decode_runs_the_shipped_filter(sample):
+    """MS-GAT is on by default: a stream decoded with no options is filtered."""
+    if load_default() is None:
+        pytest.skip("no shipped MS-GAT weights in nmc/models")
+    data, report = plugin.encode(sample, qp=40, filter_adapt="off")
+    assert report["postfilter"] == "msgat" and report["filter_update"] == "shipped"
+    assert nmc.info(data)["postfilter"] == "msgat"
+    filtered, dreport = plugin.decode(unpack(data))
+    plain, preport = plugin.decode(unpack(data), postfilter="none")
+    assert dreport["postfilter"] == "msgat" and preport["postfilter"] == "none"
+    assert np.any(filtered.rgb != plain.rgb)
+    np.testing.assert_array_equal(nmc.decode(data).rgb, filtered.rgb)
+    data, report = plugin.encode(sample, qp=40, postfilter="none")
+    assert report["postfilter"] == "none" and "filter_gain_db" not in report
+    np.testing.assert_array_equal(nmc.decode(data).rgb, plain.rgb)
+
+
+def test_real_scan_default_stream_is_adapted_filtered_and_never_worse(osd_dir):
+    """Through the public API with no options: the encoder tunes the filter and measures
+    its gain, the decoder rebuilds exactly that output, the update's bits are attribute
+    bits, and the result beats the unfiltered colours."""
+    if load_default() is None:
+        pytest.skip("no shipped MS-GAT weights in nmc/models")
+    cloud = _crop(read_cloud(osd_dir / "learn17.pcd"), 12000)
+    for qp in (22, 46):
+        data, report = plugin.encode(cloud, qp=qp)
+        info = nmc.info(data)
+        attr = [c for c in unpack(data).chunks if c.kind == "ATTR"][0]
+        assert info["attribute_bits"] == report["attribute_bits"] == 8 * len(attr.payload)
+        assert info["filter_update"] == report["filter_update"]
+        assert info["filter_update_bits"] == report["filter_update_bits"] < report["attribute_bits"]
+        decoded = nmc.decode(data)
+        plain = plugin.decode(unpack(data), postfilter="none")[0]
+        perm = match_order(cloud.xyz, decoded.xyz)
+        gain = psnr_gain(cloud.rgb[perm], plain.rgb, decoded.rgb)
+        assert report["filter_gain_db"] >= 0
+        assert abs((6 * gain[0] + gain[1] + gain[2]) / 8 - report["filter_gain_db"]) < 1e-6
+        assert (report["postfilter"] == "none") == (report["filter_gain_db"] == 0)
+
+
+def test_version_1_streams_still_decode_and_a_version_without_weights_warns(sample, monkeypatch):
+    """Version 1 streams (no update in ATTR) decode with msgat_v1; a version whose weights
+    are not installed decodes unfiltered, with a warning."""
+    data = plugin.encode(sample, qp=40, filter_adapt="off")[0]
+    container = unpack(data)
+    header = CloudHeader.from_bytes(container.header)
+    update, colours = split_attributes(container)
+    assert update == b""
+    old = dataclasses.replace(
+        container,
+        header=dataclasses.replace(header, version=1).to_bytes(),
+        chunks=tuple(
+            dataclasses.replace(c, payload=colours) if c.kind == "ATTR" else c
+            for c in container.chunks
+        ),
+    )
+    plain = plugin.decode(container, postfilter="none")[0]
+    decoded, report = plugin.decode(old)
+    assert report["postfilter"] == "msgat" and np.any(decoded.rgb != plain.rgb)
+    monkeypatch.delitem(msgat_filter.STREAM_WEIGHTS, 1)
+    with pytest.warns(NmcWarning, match="version 1"):
+        decoded, report = plugin.decode(old)
+    assert report["postfilter"] == "none"
+    np.testing.assert_array_equal(decoded.rgb, plain.rgb)
+    future = dataclasses.replace(
+        container, header=dataclasses.replace(header, version=3).to_bytes()
+    )
+    with pytest.raises(BitstreamError, match="version 3"):
+        plugin.decode(future)
+    with pytest.raises(InputError):
+        plugin.encode(sample, filter_adapt="maybe")

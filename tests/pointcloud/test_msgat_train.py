@@ -14,7 +14,7 @@ from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat.config import ModelConfig
 from nmc.pointcloud.msgat.data import PatchSampler, Triple, match_order
 from nmc.pointcloud.msgat.model import MSGAT
-from nmc.pointcloud.msgat.train import Trainer, build_parser, patch_loss, split_scans
+from nmc.pointcloud.msgat.train import Trainer, build_parser, lr_factor, patch_loss, split_scans
 
 
 def _triple(name: str, qp: int, seed: int) -> Triple:
@@ -51,7 +51,16 @@ def test_trainer_checkpoints_and_resumes(tmp_path):
     assert second.step == 2
     second.fit(lead=True, show=False)
     assert second.step == 4 and [h["step"] for h in second.history] == [2, 4]
+    assert second.history[0]["seconds"] <= second.history[1]["seconds"]
     assert set(second.history[-1]["val_gain_db"]) == {46}
+
+
+def test_learning_rate_warms_up_then_decays_to_zero_by_steps_or_time():
+    assert lr_factor(0, 0.0) == pytest.approx(1 / 50)
+    assert lr_factor(200, 0.0) == pytest.approx(1.0)
+    assert lr_factor(200, 0.5) == pytest.approx(0.5)
+    assert lr_factor(200, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(200, 3.0) == pytest.approx(0.0, abs=1e-12)  # past a time limit
 
 
 def test_patch_loss_is_minus_the_psnr_gain():

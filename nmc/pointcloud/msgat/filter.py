@@ -19,8 +19,13 @@ from nmc.pointcloud.msgat.gating import StepGating
 from nmc.pointcloud.msgat.graph import build_patch_graph
 from nmc.pointcloud.msgat.model import MSGAT
 from nmc.pointcloud.msgat.patches import iter_patches
+from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "msgat_v1.pt"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+# Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
+STREAM_VERSION = 2
+STREAM_WEIGHTS = {1: "msgat_v1.pt", STREAM_VERSION: "msgat_v2.pt"}
+DEFAULT_WEIGHTS = MODELS_DIR / STREAM_WEIGHTS[STREAM_VERSION]
 
 
 class PostFilter:
@@ -44,6 +49,8 @@ class PostFilter:
         self.gating = gating
         self.patches = patches or PatchConfig()
         self.record = dict(record or {})
+        # The state_dict that streams' head updates are coded against.
+        self.reference = {k: v.detach().float() for k, v in model.state_dict().items()}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> PostFilter:
@@ -58,6 +65,7 @@ class PostFilter:
         step: np.ndarray,
         device: str = "cpu",
         progress: bool = False,
+        update: FilterUpdate | None = None,
     ) -> np.ndarray:
         """Filter the colours of a decoded cloud.
 
@@ -67,6 +75,7 @@ class PostFilter:
             step: ``[N]`` float quantization step of every point (colour levels).
             device: torch device for the network (``"cpu"`` or ``"cuda"``).
             progress: show a tqdm bar (stderr).
+            update: the stream's per-cloud update (None: the shipped filter and gating).
 
         Returns:
             ``[N, 3]`` uint8 filtered colours (a copy of ``rgb`` where the gating is off).
@@ -75,11 +84,13 @@ class PostFilter:
             InputError: shapes, dtypes or values are not as above.
         """
         xyz, rgb, step = _check_inputs(xyz, rgb, step)
-        strength = self.gating(step)
+        update = update or FilterUpdate()
+        strength = update.strengths(self.gating(step))
         if not strength.any():  # also covers the empty cloud
             return rgb.copy()
         ycc = rgb_to_ycbcr(rgb)
-        ycc += strength * self.residual(xyz, ycc, step, device=device, progress=progress)
+        features = self.features(xyz, ycc, step, device=device, progress=progress)
+        ycc += strength * self.head_residual(features, step, update)
         return ycbcr_to_rgb(ycc)
 
     def residual(
@@ -90,14 +101,46 @@ class PostFilter:
         device: str = "cpu",
         progress: bool = False,
     ) -> np.ndarray:
-        """The network's blended colour residual, before gating.
+        """The shipped network's blended colour residual ``[N, 3]`` float32, before gating."""
+        return self.head_residual(self.features(xyz, ycc, step, device, progress), step)
+
+    def head_residual(
+        self, features: np.ndarray, step: np.ndarray, update: FilterUpdate | None = None
+    ) -> np.ndarray:
+        """Residual ``[N, 3]`` float32 (colour levels) of blended features ``[N, C]``.
+
+        Args:
+            features: output of :meth:`features`; step: ``[N]`` steps (colour levels).
+            update: a per-cloud head replacing the shipped one (None or no head: shipped).
+        """
+        weight, bias = self.model.head.weight.detach(), self.model.head.bias.detach()
+        if update is not None and update.head is not None:
+            weight, bias = update.head
+        with torch.inference_mode():
+            h = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+            amp = self.model.amplitude(torch.from_numpy(np.asarray(step, dtype=np.float32)))
+            out = (torch.nn.functional.linear(h, weight, bias) * amp).numpy()
+        return out
+
+    def features(
+        self,
+        xyz: np.ndarray,
+        ycc: np.ndarray,
+        step: np.ndarray,
+        device: str = "cpu",
+        progress: bool = False,
+    ) -> np.ndarray:
+        """The network's features of every point, blended over overlapping patches.
+
+        The head is linear, so any head applied to the blended features gives the blend of
+        that head's patch residuals.
 
         Args:
             xyz: ``[N, 3]`` coordinates; ycc: ``[N, 3]`` float decoded Y, Cb, Cr;
             step: ``[N]`` float32 steps (inputs already checked).
 
         Returns:
-            ``[N, 3]`` float32 residual in colour levels.
+            ``[N, C]`` float32 features (C = the model's channels).
         """
         num = xyz.shape[0]
         dev = _device(device)
@@ -106,7 +149,7 @@ class PostFilter:
         # order makes the result a function of the cloud alone.
         order = _canonical_order(xyz)
         xyz = xyz[order]
-        total = torch.zeros(num, 3, dtype=torch.float32)
+        total = torch.zeros(num, model.config.channels, dtype=torch.float32)
         weight_sum = torch.zeros(num, dtype=torch.float32)
         ycc_t = torch.from_numpy(np.ascontiguousarray(ycc[order], dtype=np.float32))
         step_t = torch.from_numpy(np.ascontiguousarray(step[order], dtype=np.float32))
@@ -117,38 +160,59 @@ class PostFilter:
                 graph = build_patch_graph(
                     xyz[batch.index], model.config.scales, model.config.knn
                 ).to(dev)
-                out = model(ycc_t[index].to(dev), step_t[index].to(dev), graph).cpu()
+                out = model.features(ycc_t[index].to(dev), step_t[index].to(dev), graph).cpu()
                 weight = torch.from_numpy(batch.weight.reshape(-1))
                 total.index_add_(0, index, out * weight[:, None])
                 weight_sum.index_add_(0, index, weight)
                 bar.update(batch.index.shape[0])
         bar.close()
-        residual = np.empty((num, 3), dtype=np.float32)
-        residual[order] = (total / weight_sum[:, None]).numpy()
-        return residual
+        total /= weight_sum[:, None]
+        features = np.empty((num, model.config.channels), dtype=np.float32)
+        features[order] = total.numpy()
+        return features
 
 
 def load_default() -> PostFilter | None:
-    """The filter shipped with nmc (``nmc/models/msgat_v1.pt``), or None if not installed."""
-    if not DEFAULT_WEIGHTS.is_file():
+    """The filter shipped with nmc (``nmc/models/msgat_v2.pt``), or None if not installed."""
+    return load_for_stream(STREAM_VERSION)
+
+
+def load_for_stream(version: int) -> PostFilter | None:
+    """The filter that streams of point-cloud codec ``version`` are decoded with, or None.
+
+    A stream's per-cloud update (and its encoder's never-worse check) was made against one
+    set of weights, so each codec version names its own (:data:`STREAM_WEIGHTS`); a version
+    whose weights this installation lacks decodes unfiltered.
+    """
+    name = STREAM_WEIGHTS.get(version)
+    if name is None or not (MODELS_DIR / name).is_file():
         return None
-    return PostFilter.from_file(DEFAULT_WEIGHTS)
+    return PostFilter.from_file(MODELS_DIR / name)
 
 
-def filter_decoded(decoded, device: str = "cpu", progress: bool = False) -> np.ndarray:
+def filter_decoded(
+    decoded,
+    device: str = "cpu",
+    progress: bool = False,
+    update: bytes = b"",
+    version: int = STREAM_VERSION,
+) -> np.ndarray | None:
     """Post-filter hook of the point-cloud decoder (``nmc.pointcloud.postfilter.HOOKS``).
 
     Args:
         decoded: a :class:`nmc.pointcloud.DecodedCloud` (xyz, rgb, per-point step).
         device: torch device; progress: tqdm bar on stderr.
+        update: the stream's filter update payload (:mod:`nmc.pointcloud.msgat.update`).
+        version: the stream's codec version.
 
     Returns:
-        ``[N, 3]`` uint8 filtered colours, or the decoded ones when no weights are shipped.
+        ``[N, 3]`` uint8 filtered colours, or None when no weights exist for ``version``.
     """
-    postfilter = load_default()
+    postfilter = load_for_stream(version)
     if postfilter is None:
-        return np.asarray(decoded.rgb)
-    return postfilter.apply(decoded.xyz, decoded.rgb, decoded.step, device, progress)
+        return None
+    parsed = read_filter_update(update, postfilter.reference)
+    return postfilter.apply(decoded.xyz, decoded.rgb, decoded.step, device, progress, parsed)
 
 
 def _canonical_order(xyz: np.ndarray) -> np.ndarray:

@@ -66,6 +66,15 @@ class MSGAT(torch.nn.Module):
             self.step_gain[1].fill_(0.0)
 
     def forward(self, ycc: Tensor, step: Tensor, graph: PatchGraph) -> Tensor:
+        return self.head_residual(self.features(ycc, step, graph), step)
+
+    def features(self, ycc: Tensor, step: Tensor, graph: PatchGraph) -> Tensor:
+        """Per-point features ``[N, channels]`` that the linear head maps to the residual.
+
+        The head is linear, so blending features of overlapping patches and then applying
+        the head equals blending residuals; the encoder refits the head on these features
+        (content-adaptive filtering, :mod:`nmc.pointcloud.msgat.adapt`).
+        """
         if len(graph.levels) != len(self.branches):
             raise ValueError(
                 f"graph has {len(graph.levels)} levels, the model {len(self.branches)} scales"
@@ -82,7 +91,13 @@ class MSGAT(torch.nn.Module):
             for branch, level in zip(self.branches, graph.levels)
         ]
         x = x + F.leaky_relu(self.fuse(torch.cat(feats, dim=1)), 0.2)
-        x = self.attention(x, q, graph.levels[0].edge_index)
+        return self.attention(x, q, graph.levels[0].edge_index)
+
+    def amplitude(self, step: Tensor) -> Tensor:
+        """Per-channel residual scale ``[N, 3]``, ``exp(a_c log(step) + b_c)``."""
         log_step = torch.log(step.clamp_min(STEP_FLOOR)).unsqueeze(1)
-        amplitude = torch.exp(self.step_gain[0] * log_step + self.step_gain[1])
-        return self.head(x) * amplitude
+        return torch.exp(self.step_gain[0] * log_step + self.step_gain[1])
+
+    def head_residual(self, features: Tensor, step: Tensor) -> Tensor:
+        """Colour residual ``[N, 3]`` (colour levels) of features ``[N, channels]``."""
+        return self.head(features) * self.amplitude(step)

@@ -125,13 +125,16 @@ def _validation_samples(triples: list[Triple], size: int, per_triple: int) -> li
     return out
 
 
-def _lr_factor(total: int):
-    """Linear warm-up over 50 steps, then cosine decay to 0 at ``total`` steps."""
+def lr_factor(step: int, progress: float) -> float:
+    """Learning-rate multiplier: linear warm-up over 50 steps, then cosine decay to 0.
 
-    def factor(s: int) -> float:
-        return min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-
-    return factor
+    Args:
+        step: optimizer steps taken so far.
+        progress: share of the run done, in [0, 1]: the larger of the step and time budgets
+            used (``--steps`` and ``--time-limit``), so a run stopped by its time limit
+            still ends its schedule at a learning rate of 0.
+    """
+    return min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,7 +253,6 @@ class Trainer:
         self.args = args
         self.dev = dev
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_factor(args.steps))
         self.ckpt = args.output.with_suffix(args.output.suffix + ".ckpt")
         self.step, self.history, self.seconds = 0, [], 0.0
         self.sampler = PatchSampler(train_triples, args.patch_size, seed=args.seed * 1000 + rank)
@@ -259,7 +261,6 @@ class Trainer:
             state = torch.load(self.ckpt, map_location=dev, weights_only=True)
             model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-            self.schedule.load_state_dict(state["scheduler"])
             self.step, self.history, self.seconds = (
                 state["step"],
                 state["history"],
@@ -283,14 +284,16 @@ class Trainer:
         start = time.time() - self.seconds
         bar = tqdm(total=args.steps, initial=self.step, desc="training", disable=not show)
         self.model.train()
-        while self.step < args.steps and (not limit or time.time() - start < limit):
+        while not self._done(time.time() - start, limit):
+            progress = max(self.step / args.steps, (time.time() - start) / limit if limit else 0)
+            for group in self.optimizer.param_groups:
+                group["lr"] = args.lr * lr_factor(self.step, progress)
             sample = self.sampler.sample(args.batch)
             loss = patch_loss(_forward(self.net, sample, self.model.config, self.dev), sample)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.optimizer.step()
-            self.schedule.step()
             self.step += 1
             self.seconds = time.time() - start
             bar.update()
@@ -301,9 +304,26 @@ class Trainer:
             self._validate_and_save(bar if show else None, float("nan"))
         bar.close()
 
+    def _done(self, elapsed: float, limit: float) -> bool:
+        """Whether training stops now; under DDP every rank follows rank 0's clock, so all
+        ranks take the same number of steps (a rank left waiting would hang)."""
+        done = self.step >= self.args.steps or bool(limit and elapsed >= limit)
+        if dist.is_available() and dist.is_initialized():
+            flag = torch.tensor([float(done)], device=self.dev)
+            dist.broadcast(flag, src=0)
+            done = bool(flag.item())
+        return done
+
     def _validate_and_save(self, bar: tqdm | None, loss: float) -> None:
         gains = validate(self.model, self.val_samples, self.dev)
-        self.history.append({"step": self.step, "loss": loss, "val_gain_db": gains})
+        self.history.append(
+            {
+                "step": self.step,
+                "seconds": round(self.seconds, 1),
+                "loss": loss,
+                "val_gain_db": gains,
+            }
+        )
         if bar is not None:
             bar.write(
                 f"step {self.step}: validation PSNR-YUV gain (dB) "
@@ -312,7 +332,6 @@ class Trainer:
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.schedule.state_dict(),
             "step": self.step,
             "history": self.history,
             "train_seconds": self.seconds,
