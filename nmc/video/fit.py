@@ -1,6 +1,7 @@
-"""Fitting loops: an I frame's latents and networks, and a P frame's parameter step.
+"""Fitting: an I frame's latents and networks, and the machinery P frames share with it
+(relaxed rounding, schedule, optimizer; the P-frame fit itself is in :mod:`nmc.video.inter`).
 
-Both minimize the same Lagrangian, distortion plus rate:
+Every fit minimizes the same Lagrangian, distortion plus rate:
 
 .. math:: J = \\sum w \\odot (f_\\theta - x)^2 + \\lambda \\, \\frac{R}{H W}
 
@@ -177,39 +178,3 @@ def fit_intra(
     for name in names:
         fitted[name] = fitted[name] * LATENT_GAIN
     return fitted
-
-
-def fit_update(
-    model: FrameModel,
-    reference: Mapping[str, torch.Tensor],
-    steps: Mapping[str, float],
-    target: torch.Tensor,
-    weights: torch.Tensor,
-    settings: FitSettings,
-) -> State:
-    """Fit a P frame's step from the decoded ``reference`` state (closed loop).
-
-    Args:
-        model: the frame model (its own parameters are not touched).
-        reference: the previous frame's *decoded* state (name -> float32).
-        steps: name -> quantization step of the tensors that move (1.0 for latents: their
-            steps are integers); the others stay as in ``reference``.
-        target, weights: ``[6, Hc, Wc]`` frame and loss weights.
-        settings: the fit (``weight_step`` is not used: each tensor has its own step).
-
-    Returns:
-        name -> float32 fitted step (not yet quantized) for every name in ``steps``.
-    """
-    variables = {n: torch.zeros_like(reference[n], requires_grad=True) for n in steps}
-
-    def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-        used = dict(reference)
-        bits = torch.zeros(())
-        for name, step in steps.items():
-            scaled = relax(variables[name] / step, progress)
-            used[name] = reference[name] + scaled * step
-            bits = bits + laplace_rate_bits(scaled, noise=False)
-        return distortion(model, used, target, weights), bits
-
-    optimize(variables, loss_fn, settings, model.height * model.width)
-    return {n: v.detach() for n, v in variables.items()}
