@@ -1,10 +1,10 @@
-"""The tensor layout both network families output: 4:2:0 frames as six chroma-grid channels.
+"""The frame layout the codec works in: 4:2:0 frames as six chroma-grid channels.
 
-A network renders a ``[6, Hc, Wc]`` tensor on the 4:2:0 chroma grid: channels 0-3 are the 2x2
-luma samples that share a chroma sample (pixel-shuffle order: top-left, top-right, bottom-left,
-bottom-right) and channels 4-5 are Cb and Cr. Working on the chroma grid makes a coordinate MLP
-evaluate 4x fewer points than a per-pixel one (≈ 5x faster steps measured here) and lets a conv
-generator end at quarter resolution. Samples are stored as ``value / 255 - 0.5``.
+A frame is a ``[6, Hc, Wc]`` tensor on the 4:2:0 chroma grid: channels 0-3 are the 2x2 luma
+samples that share a chroma sample (pixel-shuffle order: top-left, top-right, bottom-left,
+bottom-right) and channels 4-5 are Cb and Cr, so the weighted loss, the motion warp and the
+renderer all see exactly the 8-bit planes that are measured. Samples are stored as
+``value / 255 - 0.5``.
 """
 
 from __future__ import annotations
