@@ -26,7 +26,7 @@ from nmc.media import Video, psnr_planes
 from nmc.video.config import EncoderConfig
 from nmc.video.fit import FitSettings, State, fit_intra
 from nmc.video.format import INTRA, VideoHeader, intra_payload, predicted_payload
-from nmc.video.frame_model import split_state
+from nmc.video.frame_model import level_state, split_state
 from nmc.video.inter import (
     Reference,
     code_predicted,
@@ -71,10 +71,6 @@ def _device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' requested but torch sees no GPU; use --device cpu")
     return torch.device(name)
-
-
-def _levels(latents: list[torch.Tensor]) -> State:
-    return {f"latents.{i}": t for i, t in enumerate(latents)}
 
 
 def _cpu(state: State) -> State:
@@ -198,7 +194,7 @@ def _encode(
             for part, bits in result.bits.items():
                 parts[part] += bits
             fitted = {n: reference.state[n] + t.cpu() for n, t in moved[2].items()}
-            decoded = {**result.state, **_levels(result.latents)}
+            decoded = {**result.state, **level_state(result.latents)}
             chunk = Chunk(kind, predicted_payload(index, payload))
             planes = from_grid(result.frame, video.height, video.width)
             vectors = result.vectors

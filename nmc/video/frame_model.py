@@ -114,7 +114,9 @@ class FrameModel(nn.Module):
         self.context.initialize(generator)
 
 
-def _part(state: Mapping[str, torch.Tensor], prefix: str) -> State:
+def module_state(state: Mapping[str, torch.Tensor], prefix: str) -> State:
+    """The tensors of one module (``"synthesis."`` or ``"context."``) of a frame state_dict,
+    named as the module itself names them (prefix removed)."""
     return {n[len(prefix) :]: t for n, t in state.items() if n.startswith(prefix)}
 
 
@@ -123,12 +125,17 @@ def level_list(state: Mapping[str, torch.Tensor], levels: int) -> list[torch.Ten
     return [state[f"{LATENT}{index}"] for index in range(levels)]
 
 
+def level_state(latents: list[torch.Tensor]) -> State:
+    """The state_dict entries of latent grids given finest first (inverse of :func:`level_list`)."""
+    return {f"{LATENT}{index}": grid for index, grid in enumerate(latents)}
+
+
 def render_state(model: FrameModel, state: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Render float32 ``[6, Hc, Wc]`` (samples ``value / 255 - 0.5``) from a full state_dict
     (``model``'s own parameters are not used)."""
     hc, wc = chroma_size(model.height, model.width)
     features = upsample_levels(level_list(state, model.spec.levels), (2 * hc, 2 * wc))
-    return functional_call(model.synthesis, _part(state, "synthesis."), (features,))
+    return functional_call(model.synthesis, module_state(state, "synthesis."), (features,))
 
 
 def context_bits(
@@ -136,7 +143,7 @@ def context_bits(
 ) -> torch.Tensor:
     """Estimated bits (0-d tensor) of ``latents`` (finest first) under the context model whose
     weights are in ``state``."""
-    weights = _part(state, "context.")
+    weights = module_state(state, "context.")
     return latent_bits(lambda c: functional_call(model.context, weights, (c,)), latents)
 
 

@@ -31,7 +31,7 @@ from nmc.errors import BitstreamError
 from nmc.media import chroma_size
 from nmc.video.context import ContextModel
 from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax
-from nmc.video.frame_model import FrameModel, context_bits
+from nmc.video.frame_model import FrameModel, context_bits, module_state
 from nmc.video.intra import context_module
 from nmc.video.latent_coder import decode_latents, encode_latents
 from nmc.video.latents import MAX_LATENT, upsample_levels
@@ -77,7 +77,7 @@ def zero_vectors(height: int, width: int) -> torch.Tensor:
 def residual(model: FrameModel, state: Mapping[str, torch.Tensor], latents: list) -> torch.Tensor:
     """``S(up(latents)) - S(up(0))``: ``[6, Hc, Wc]``, exactly 0 for all-zero latents."""
     hc, wc = chroma_size(model.height, model.width)
-    weights = {n[len(SYNTHESIS) :]: t for n, t in state.items() if n.startswith(SYNTHESIS)}
+    weights = module_state(state, SYNTHESIS)
     features = upsample_levels(latents, (2 * hc, 2 * wc))
     out = functional_call(model.synthesis, weights, (features,))
     return out - functional_call(model.synthesis, weights, (torch.zeros_like(features),))
@@ -123,7 +123,7 @@ def fit_predicted(
     variables = {f"r{i}": torch.zeros(s, device=target.device) for i, s in enumerate(shapes)}
     if motion:
         variables["vectors"] = start.to(target.device) / _VECTOR_GAIN
-    synthesis = [n for n in reference.state if n.startswith(SYNTHESIS)]
+    synthesis = list(_synthesis_of(reference.state))
     for name in synthesis:
         variables[name] = torch.zeros_like(reference.state[name])
     for value in variables.values():

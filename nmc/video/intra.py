@@ -20,6 +20,8 @@ from nmc.video.frame_model import (
     FrameSpec,
     context_bits,
     level_list,
+    level_state,
+    module_state,
     split_state,
 )
 from nmc.video.latent_coder import decode_latents, encode_latents
@@ -42,9 +44,7 @@ def network_shapes(spec: FrameSpec) -> dict[str, tuple[int, ...]]:
 def context_module(spec: FrameSpec, state: Mapping[str, torch.Tensor]) -> ContextModel:
     """A :class:`ContextModel` holding the ``context.*`` tensors of ``state`` (CPU)."""
     model = ContextModel(spec.context)
-    prefix = "context."
-    weights = {n[len(prefix) :]: t.cpu() for n, t in state.items() if n.startswith(prefix)}
-    model.load_state_dict(weights)
+    model.load_state_dict(module_state(state, "context."))
     return model
 
 
@@ -95,4 +95,4 @@ def decode_intra(spec: FrameSpec, network_payload: bytes, latent_payload: bytes)
     """Rebuild an I frame's state (CPU float32) from its two payloads."""
     networks = decode_networks(network_payload, network_shapes(spec))
     latents = decode_latents(latent_payload, context_module(spec, networks), spec.level_shapes())
-    return {**{f"latents.{i}": t for i, t in enumerate(latents)}, **networks}
+    return {**level_state(latents), **networks}
