@@ -21,8 +21,15 @@ from nmc.registry import check_options
 from nmc.video.config import DEFAULT_QUALITY, config_for
 from nmc.video.decoder import VideoDecoder
 from nmc.video.encoder import CODEC_ID, encode_video
-from nmc.video.format import VideoHeader
+from nmc.video.format import (
+    INTRA,
+    PREDICTED,
+    VideoHeader,
+    frame_entry_bits,
+    unpack_frames,
+)
 from nmc.video.io import read_video, write_video
+from nmc.video.prior import PRIOR_NAMES
 from nmc.video.rate_control import search_quality
 
 NAME = "video"
@@ -39,6 +46,7 @@ OPTIONS = {
     "intra_steps": "Adam steps of the first I frame (default: preset's, 1500 for medium)",
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
+    "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
     "frames": "number of frames to encode / to decode (default: all)",
     "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",
     "fps": "frame rate of an array source (default 25)",
@@ -47,7 +55,8 @@ OPTIONS = {
     "device": "cpu or cuda",
 }
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "motion", "frames", "start", "fps", "seed", "threads", "device", "progress"}  # fmt: skip
+           "motion", "prior", "frames", "start", "fps", "seed", "threads", "device",
+           "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads"}
 
@@ -69,8 +78,9 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     progress = bool(options.pop("progress", True))
     start = options.pop("start", 0)
     video, info = read_video(source, start, options.pop("frames", None), options.pop("fps", None))
-    if "motion" in options:
-        options["motion"] = _switch(options["motion"], "motion")
+    for name in ("motion", "prior"):
+        if name in options:
+            options[name] = _switch(options[name], name)
     family = options.pop("family", "conv")
     target = options.pop("target_bpp", None)
     if target is not None and "quality" in options:
@@ -131,15 +141,16 @@ def describe(container: Container) -> dict[str, Any]:
     """Codec header and per-chunk sizes as a JSON-able dict (for ``nmc info``)."""
     header = VideoHeader.from_bytes(container.header)
     spec = header.spec
-    sizes = {"IFRM": 0, "PFRM": 0}
-    for chunk in container.chunks:
-        sizes[chunk.kind] = sizes.get(chunk.kind, 0) + 8 * len(chunk.payload)
+    sizes = {INTRA: 0, PREDICTED: 0}
+    for kind, body in unpack_frames(container.chunks, header.num_frames):
+        sizes[kind] += frame_entry_bits(kind, body)
     return {
         "video": {
             "family": spec.family,
             "levels": spec.levels,
             "synthesis": list(spec.synthesis.fields()),
             "context": list(spec.context.fields()),
+            "network_prior": PRIOR_NAMES[header.prior],
             "macs_per_pixel": spec.synthesis.macs_per_pixel(spec.levels),
             "width": spec.width,
             "height": spec.height,
@@ -149,8 +160,8 @@ def describe(container: Container) -> dict[str, Any]:
             "quality": header.quality,
             "source_pix_fmt": header.source_pix_fmt,
             "start": header.start,
-            "intra_bits": sizes["IFRM"],
-            "predicted_bits": sizes["PFRM"],
+            "intra_bits": sizes[INTRA],
+            "predicted_bits": sizes[PREDICTED],
             "bpp": 8 * container.total_bytes / (spec.width * spec.height * header.num_frames),
         }
     }

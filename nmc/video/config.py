@@ -39,6 +39,8 @@ class EncoderConfig:
         motion: predict P frames by motion compensation (False: the ablation without motion,
             P frames are residuals over the previous frame).
         warm_start: start I frames after the first from the previous decoded state.
+        prior: start I frames from nmc's shipped networks for this shape and code the weights
+            as a step from them (:mod:`nmc.video.prior`); no effect on shapes without one.
         seed: seed of the random initialization and training noise (encoder only).
         quality: the quality level the settings came from (0 = custom).
         preset: the time preset the step counts came from.
@@ -62,6 +64,7 @@ class EncoderConfig:
     update_step: float = 2.0**-7
     motion: bool = True
     warm_start: bool = True
+    prior: bool = True
     seed: int = 0
     quality: int = DEFAULT_QUALITY
     preset: str = DEFAULT_PRESET

@@ -21,10 +21,11 @@ from tqdm import tqdm
 from nmc.bitstream import Container, read_file, unpack
 from nmc.errors import BitstreamError, InputError, NmcError
 from nmc.media import Video
-from nmc.video.format import INTRA, PREDICTED, VideoHeader, parse_payload
+from nmc.video.format import INTRA, VideoHeader, parse_intra, unpack_frames
 from nmc.video.inter import Reference, decode_predicted, zero_vectors
 from nmc.video.intra import decode_intra
 from nmc.video.planes import from_grid, to_grid
+from nmc.video.prior import prior_for_stream
 from nmc.video.render import render, torch_threads
 
 CODEC_ID = 1
@@ -62,28 +63,21 @@ class VideoDecoder:
                 f"not a video file (codec id {container.codec_id}, video is {CODEC_ID})"
             )
         self.header = VideoHeader.from_bytes(container.header)
-        self._chunks = container.chunks
-        self._check_chunks()
+        self._frames = unpack_frames(container.chunks, self.header.num_frames)
+        self._check_kinds()
         self.height, self.width = self.header.spec.height, self.header.spec.width
         if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
             raise InputError(f"device must be 'cpu' or an available 'cuda', got {device!r}")
         self.device = torch.device(device)
         self._model = self.header.spec.build().to(self.device)
         self._cpu_model = self.header.spec.build()
+        self._prior = prior_for_stream(self.header.prior, self.header.spec)
 
-    def _check_chunks(self) -> None:
-        if len(self._chunks) != self.header.num_frames:
-            raise BitstreamError(
-                f"header says {self.header.num_frames} frames but the file holds "
-                f"{len(self._chunks)} frame chunks (truncated or damaged)"
-            )
-        for index, chunk in enumerate(self._chunks):
+    def _check_kinds(self) -> None:
+        for index, (kind, _) in enumerate(self._frames):
             # Scheduled I frames are I; the encoder may also code a scene cut as an I frame.
-            expected = (INTRA,) if self.header.kind_of(index) == INTRA else (INTRA, PREDICTED)
-            if chunk.kind not in expected:
-                raise BitstreamError(
-                    f"chunk {index}: kind {chunk.kind!r}, expected {' or '.join(expected)}"
-                )
+            if self.header.kind_of(index) == INTRA and kind != INTRA:
+                raise BitstreamError(f"frame {index}: kind {kind!r}, expected {INTRA!r}")
 
     @property
     def num_frames(self) -> int:
@@ -95,26 +89,23 @@ class VideoDecoder:
 
     def _decode(self, index: int, reference: Reference | None) -> tuple[Planes, Reference]:
         """Frame ``index``'s planes and the reference the next frame predicts from."""
-        chunk = self._chunks[index]
+        kind, body = self._frames[index]
         try:
-            first, second = parse_payload(chunk.kind, chunk.payload, index)
-            if chunk.kind == INTRA:
-                state = decode_intra(self.header.spec, first, second)
+            if kind == INTRA:
+                state = decode_intra(self.header.spec, *parse_intra(body, index), self._prior)
                 on_device = {n: t.to(self.device) for n, t in state.items()}
                 planes = render(self._model, on_device)
                 vectors = zero_vectors(self.height, self.width)
             else:
                 assert reference is not None
-                result = decode_predicted(self._cpu_model, reference, first)
+                result = decode_predicted(self._cpu_model, reference, body)
                 state, vectors = result.state, result.vectors
                 planes = from_grid(result.frame, self.height, self.width)
             return planes, Reference(to_grid(*planes), vectors, state)
         except BitstreamError:
             raise
         except (NmcError, KeyError, RuntimeError, ValueError, OverflowError) as exc:
-            raise BitstreamError(
-                f"chunk {index} ({chunk.kind}): damaged frame payload ({exc})"
-            ) from exc
+            raise BitstreamError(f"frame {index} ({kind}): damaged frame payload ({exc})") from exc
 
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[Planes]:
         """Yield ``(y, u, v)`` uint8 planes of frames ``start .. start+count-1``.
@@ -127,7 +118,7 @@ class VideoDecoder:
         stop = self.num_frames if count is None else min(self.num_frames, start + count)
         if count is not None and count < 1:
             raise InputError(f"frames must be >= 1, got {count}")
-        first = max(i for i in range(start + 1) if self._chunks[i].kind == INTRA)
+        first = max(i for i in range(start + 1) if self._frames[i][0] == INTRA)
         reference = None
         for index in range(first, stop):
             # Small tensors: one thread avoids synchronization costs (large on shared cores).

@@ -20,12 +20,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from nmc.bitstream import Chunk, pack
+from nmc.bitstream import pack
 from nmc.errors import BitstreamError, InputError
 from nmc.media import Video, psnr_planes
 from nmc.video.config import EncoderConfig
 from nmc.video.fit import FitSettings, State, fit_intra
-from nmc.video.format import INTRA, VideoHeader, intra_payload, predicted_payload
+from nmc.video.format import (
+    INTRA,
+    VideoHeader,
+    frame_entry_bits,
+    intra_payload,
+    pack_frames,
+)
 from nmc.video.frame_model import level_state, split_state
 from nmc.video.inter import (
     Reference,
@@ -36,6 +42,7 @@ from nmc.video.inter import (
 )
 from nmc.video.intra import code_intra
 from nmc.video.planes import from_grid, loss_weights, to_grid
+from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior
 from nmc.video.render import render, torch_threads
 
 CODEC_ID = 1
@@ -137,10 +144,15 @@ def _encode(
     spec = config.frame_spec(video.height, video.width)
     model = spec.build().to(device)
     model.initialize(torch.Generator().manual_seed(config.seed))
+    prior = shipped_prior(spec) if config.prior else None
+    if prior is not None:  # the fit starts from the prior's networks
+        model.load_state_dict(prior, strict=False)
+    prior_on_device = None if prior is None else {n: t.to(device) for n, t in prior.items()}
     viewer = spec.build()  # CPU copy for the decoder's renderer
     header = VideoHeader(
-        spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start
-    )
+        spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start,
+        PRIOR_NONE if prior is None else PRIOR_SHIPPED,
+    )  # fmt: skip
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())
     except BitstreamError as exc:
@@ -151,7 +163,7 @@ def _encode(
     warm = FitSettings(config.warm_steps, config.lr / 4, config.lam, weight_step)
     update = FitSettings(config.steps, config.update_lr, config.lam, config.update_step)
 
-    chunks: list[Chunk] = []
+    coded: list[tuple[str, bytes]] = []
     frames: list[dict[str, Any]] = []
     parts = dict.fromkeys(("networks", "latents", "motion", "weights", "residual"), 0)
     decoded: State | None = None
@@ -173,13 +185,15 @@ def _encode(
             else:  # the previous group's latents with the latest networks
                 latest = {**decoded, **split_state(last_intra)[0]}
                 begin, settings = {n: t.to(device) for n, t in latest.items()}, warm
-            fitted = fit_intra(model, begin, target, weights, settings)
-            networks, latents, decoded = code_intra(model, fitted, target, weights, config.lam)
+            fitted = fit_intra(model, begin, target, weights, settings, prior_on_device)
+            networks, latents, decoded = code_intra(
+                model, fitted, target, weights, config.lam, prior
+            )
             last_intra = decoded
             fitted = _cpu(fitted)
             parts["networks"] += 8 * len(networks)
             parts["latents"] += 8 * len(latents)
-            chunk = Chunk(INTRA, intra_payload(index, networks, latents))
+            body = intra_payload(networks, latents)
             planes = render(viewer, decoded)
             vectors = zero_vectors(video.height, video.width)
         else:
@@ -195,7 +209,7 @@ def _encode(
                 parts[part] += bits
             fitted = {n: reference.state[n] + t.cpu() for n, t in moved[2].items()}
             decoded = {**result.state, **level_state(result.latents)}
-            chunk = Chunk(kind, predicted_payload(index, payload))
+            body = payload
             planes = from_grid(result.frame, video.height, video.width)
             vectors = result.vectors
         reference = Reference(to_grid(*planes), vectors, decoded)
@@ -205,13 +219,14 @@ def _encode(
                     index, kind, None if kind == INTRA else previous, fitted, decoded, planes
                 )
             )
-        chunks.append(chunk)
+        coded.append((kind, body))
         quality = psnr_planes(
             tuple(p[None] for p in video.frame(index)), tuple(p[None] for p in planes)
         )
-        frames.append({"index": index, "kind": kind, "bits": 8 * len(chunk.payload), **quality})
+        bits = frame_entry_bits(kind, body)
+        frames.append({"index": index, "kind": kind, "bits": bits, **quality})
         bar.set_postfix_str(f"{kind} {frames[-1]['bits'] / 1000:.1f} kbit {quality['yuv']:.2f} dB")
-    data = pack(CODEC_ID, header.to_bytes(), chunks)
+    data = pack(CODEC_ID, header.to_bytes(), pack_frames(coded))
     pixels = video.width * video.height * video.num_frames
     report = {
         "family": config.family,

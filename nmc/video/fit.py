@@ -144,14 +144,18 @@ def fit_intra(
     target: torch.Tensor,
     weights: torch.Tensor,
     settings: FitSettings,
+    prior: Mapping[str, torch.Tensor] | None = None,
 ) -> State:
     """Fit latents, synthesis and context model of one frame from ``start``.
 
     Args:
         model: the frame model (its own parameters are not touched).
-        start: name -> float32 initial tensors (a random start or a previous frame's state).
+        start: name -> float32 initial tensors (the network prior, a random start or a previous
+            frame's state).
         target, weights: ``[6, Hc, Wc]`` frame and loss weights (:mod:`nmc.video.planes`).
         settings: the fit.
+        prior: name -> network tensors the coded weights are relative to (same device as
+            ``target``; None: zero), :mod:`nmc.video.prior`.
 
     Returns:
         name -> float32 fitted tensors (latents not yet rounded, networks not quantized).
@@ -168,7 +172,9 @@ def fit_intra(
         for name in names:
             scaled = (variables[name] * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT)
             used[name] = relax(scaled, progress)
-        networks = {n: v for n, v in variables.items() if n not in names}
+        networks = {
+            n: v if prior is None else v - prior[n] for n, v in variables.items() if n not in names
+        }
         bits = context_bits(model, used, level_list(used, model.spec.levels))
         bits = bits + weight_bits(networks, settings.weight_step)
         return distortion(model, used, target, weights), bits

@@ -54,6 +54,7 @@ def code_intra(
     target: torch.Tensor,
     weights: torch.Tensor,
     lam: float,
+    prior: State | None = None,
 ) -> tuple[bytes, bytes, State]:
     """Quantize and code a fitted I frame.
 
@@ -61,6 +62,7 @@ def code_intra(
         model: the frame model; fitted: its fitted float state (any device).
         target, weights: the frame and loss weights (same device as ``fitted``).
         lam: rate weight (MSE per bpp) of the step search.
+        prior: CPU float32 network tensors the coded weights are relative to (None: zero).
 
     Returns:
         ``(networks payload, latents payload, decoded state)``; the state (CPU float32) is what
@@ -75,7 +77,7 @@ def code_intra(
     pixels = model.height * model.width
 
     def cost(exponents: dict[str, int]) -> float:
-        payload, coded = encode_networks(networks, exponents)
+        payload, coded = encode_networks(networks, exponents, prior)
         state = {**latents, **{n: t.to(device) for n, t in coded.items()}}
         with torch.no_grad():
             bits = 8 * len(payload) + float(context_bits(model, state, levels))
@@ -85,14 +87,17 @@ def code_intra(
     for prefix in ("context.", "synthesis."):
         costs = {e: cost({**exponents, prefix: e}) for e in EXPONENTS}
         exponents[prefix] = min(costs, key=costs.get)
-    network_payload, coded = encode_networks(networks, exponents)
+    network_payload, coded = encode_networks(networks, exponents, prior)
     latent_payload = encode_latents(context_module(model.spec, coded), [t.cpu() for t in levels])
     decoded = {**{n: t.cpu() for n, t in latents.items()}, **coded}
     return network_payload, latent_payload, decoded
 
 
-def decode_intra(spec: FrameSpec, network_payload: bytes, latent_payload: bytes) -> State:
-    """Rebuild an I frame's state (CPU float32) from its two payloads."""
-    networks = decode_networks(network_payload, network_shapes(spec))
+def decode_intra(
+    spec: FrameSpec, network_payload: bytes, latent_payload: bytes, prior: State | None = None
+) -> State:
+    """Rebuild an I frame's state (CPU float32) from its two payloads (``prior`` as the
+    encoder's)."""
+    networks = decode_networks(network_payload, network_shapes(spec), prior)
     latents = decode_latents(latent_payload, context_module(spec, networks), spec.level_shapes())
     return {**level_state(latents), **networks}

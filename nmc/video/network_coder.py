@@ -3,8 +3,9 @@
 The decoder knows every tensor's name and shape from the codec header, so a payload holds only
 numbers: per module (``synthesis``, ``context``) the step exponent ``e`` (step = ``2^-e``), then
 the integers of every tensor, each tensor with the zero-mean Laplace of its own scale
-(:func:`nmc.entropy.laplace.encode_groups`, escapes for large values). A value is rebuilt as
-``q * 2^-e`` in float32, exactly on both sides.
+(:func:`nmc.entropy.laplace.encode_groups`, escapes for large values). The integers code the
+difference to a *base* both sides know (the shipped network prior, :mod:`nmc.video.prior`, or
+zero): a value is rebuilt as ``base + q * 2^-e`` in float32, exactly on both sides.
 
 Payload::
 
@@ -38,16 +39,20 @@ def module_of(name: str) -> str:
 
 
 def encode_networks(
-    tensors: Mapping[str, torch.Tensor], exponents: Mapping[str, int]
+    tensors: Mapping[str, torch.Tensor],
+    exponents: Mapping[str, int],
+    base: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[bytes, State]:
     """Quantize and code network tensors.
 
     Args:
         tensors: name -> float tensor, in the order the decoder's template lists them.
         exponents: module prefix -> step exponent ``e`` (step ``2^-e``), 0..MAX_EXPONENT.
+        base: name -> float32 CPU tensor the integers are relative to (None: zero).
 
     Returns:
-        ``(payload, reconstruction)`` with ``reconstruction[name] = q * 2^-e`` (float32).
+        ``(payload, reconstruction)`` with ``reconstruction[name] = base + q * 2^-e``
+        (float32).
     """
     out = FieldWriter()
     for prefix in MODULES:
@@ -55,15 +60,18 @@ def encode_networks(
     groups, recon = [], {}
     for name, tensor in tensors.items():
         step = 2.0 ** -exponents[module_of(name)]
-        q = torch.round(tensor.detach().float() / step).to(torch.int64)
-        recon[name] = q.float() * step
+        origin = _origin(base, name, tensor.shape)
+        q = torch.round((tensor.detach().float() - origin) / step).to(torch.int64)
+        recon[name] = origin + q.float() * step
         groups.append(q.reshape(-1).numpy())
     return out.raw(encode_groups(groups)).getvalue(), recon
 
 
-def decode_networks(payload: bytes, shapes: Shapes) -> State:
+def decode_networks(
+    payload: bytes, shapes: Shapes, base: Mapping[str, torch.Tensor] | None = None
+) -> State:
     """Rebuild the tensors of :func:`encode_networks` (``shapes``: name -> shape, in the
-    encoder's order); damaged data raises :class:`BitstreamError`."""
+    encoder's order; ``base`` as the encoder's); damaged data raises :class:`BitstreamError`."""
     src = FieldReader(payload, "networks payload")
     exponents = {}
     for prefix in MODULES:
@@ -75,5 +83,15 @@ def decode_networks(payload: bytes, shapes: Shapes) -> State:
     state = {}
     for (name, shape), values in zip(shapes.items(), groups):
         q = torch.from_numpy(values.copy()).reshape(shape)
-        state[name] = q.float() * 2.0 ** -exponents[module_of(name)]
+        step = 2.0 ** -exponents[module_of(name)]
+        state[name] = _origin(base, name, shape) + q.float() * step
     return state
+
+
+def _origin(
+    base: Mapping[str, torch.Tensor] | None, name: str, shape: tuple[int, ...]
+) -> torch.Tensor:
+    """The base value of tensor ``name`` (float32 CPU), zero without a base."""
+    if base is None:
+        return torch.zeros(shape)
+    return base[name]

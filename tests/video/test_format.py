@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -14,6 +15,7 @@ from nmc.video.config import config_for
 from nmc.video.context import ContextArch
 from nmc.video.format import VideoHeader
 from nmc.video.frame_model import FrameSpec
+from nmc.video.prior import PRIOR_SHIPPED
 from nmc.video.synthesis import SynthesisArch
 
 
@@ -43,10 +45,19 @@ def test_damaged_headers_raise_bitstream_error_only():
             VideoHeader.from_bytes(bytes(damaged))
 
 
-def test_old_version_is_refused_naming_both_versions():
-    old = FieldWriter().u8(1).uvarint(176).uvarint(144).getvalue()
-    with pytest.raises(BitstreamError, match="version 1 is not supported.*version 2"):
+@pytest.mark.parametrize("version", [1, 2])
+def test_old_versions_are_refused_naming_both_versions(version):
+    old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
+    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 3"):
         VideoHeader.from_bytes(old)
+
+
+def test_unknown_prior_is_refused():
+    data = bytearray(replace(_header(), prior=PRIOR_SHIPPED).to_bytes())
+    tail = len(FieldWriter().u8(4).text("yuv420p").uvarint(5).getvalue())
+    data[-tail - 1] = 9
+    with pytest.raises(BitstreamError, match="unknown network prior id 9"):
+        VideoHeader.from_bytes(bytes(data))
 
 
 def test_oversized_network_is_refused_before_allocation():

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from nmc.bitstream import Chunk, pack, unpack
+from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import VideoDecoder, decode, encode
+from nmc.video.format import PREDICTED, pack_frames, unpack_frames
 from nmc.video.motion import block_grid, block_search, dense_field, warp
 from nmc.video.planes import to_grid
 from tests.video.conftest import FAST
@@ -92,8 +93,14 @@ def test_odd_sizes_round_trip():
 def test_damaged_p_payloads_are_refused(encoded):
     _, data, _, _ = encoded
     container = unpack(data)
-    chunks = list(container.chunks)
-    original = chunks[1].payload
+    frames = unpack_frames(container.chunks, 3)
+    kind, original = frames[1]
+    assert kind == PREDICTED
+
+    def with_p_body(body: bytes) -> bytes:
+        damaged = [frames[0], (PREDICTED, body), *frames[2:]]
+        return pack(container.codec_id, container.header, pack_frames(damaged))
+
     rng = np.random.default_rng(2)
     for trial in range(60):
         payload = bytearray(original)
@@ -102,12 +109,10 @@ def test_damaged_p_payloads_are_refused(encoded):
         else:
             position = rng.integers(len(payload))
             payload[position] ^= int(rng.integers(1, 256))
-        chunks[1] = Chunk("PFRM", bytes(payload))
         with contextlib.suppress(BitstreamError):
-            decode(pack(container.codec_id, container.header, chunks))
-    chunks[1] = Chunk("PFRM", original[:1] + b"\xf8" + original[2:])
+            decode(with_p_body(bytes(payload)))
     with pytest.raises(BitstreamError):
-        decode(pack(container.codec_id, container.header, chunks))
+        decode(with_p_body(original[:1] + b"\xf8" + original[2:]))
 
 
 _DECODE_AND_HASH = """

@@ -111,6 +111,25 @@ def test_networks_round_trip_and_refuse_damage():
             decode_networks(payload[:cut], shapes)
 
 
+def test_networks_coded_against_a_base_cost_little_near_it():
+    generator = torch.Generator().manual_seed(1)
+    base = {"synthesis.mlp.0.weight": torch.randn(16, 7, 1, 1, generator=generator),
+            "context.layers.0.weight": torch.randn(12, 17, generator=generator)}  # fmt: skip
+    near = {n: t + 0.003 * torch.randn(t.shape, generator=generator) for n, t in base.items()}
+    exponents = {"synthesis.": 7, "context.": 7}
+    shapes = {n: tuple(t.shape) for n, t in base.items()}
+    payload, recon = encode_networks(near, exponents, base)
+    absolute, _ = encode_networks(near, exponents)
+    assert len(payload) < len(absolute) / 3
+    back = decode_networks(payload, shapes, base)
+    for name, tensor in near.items():
+        assert torch.equal(back[name], recon[name])
+        assert float((recon[name] - tensor).abs().max()) <= 2.0**-8
+    # Decoded against the wrong base, the same payload gives other weights.
+    assert not torch.equal(decode_networks(payload, shapes)["context.layers.0.weight"],
+                           recon["context.layers.0.weight"])  # fmt: skip
+
+
 def test_levels_left_out_cost_nothing_and_must_be_zero():
     shapes = level_shapes(16, 20, 3)
     latents, model = _latents(shapes, seed=5), _context()
