@@ -92,7 +92,8 @@ class VideoDecoder:
         kind, body = self._frames[index]
         try:
             if kind == INTRA:
-                state = decode_intra(self.header.spec, *parse_intra(body, index), self._prior)
+                networks = None if self._prior is None else self._prior.networks
+                state = decode_intra(self.header.spec, *parse_intra(body, index), networks)
                 on_device = {n: t.to(self.device) for n, t in state.items()}
                 planes = render(self._model, on_device)
                 vectors = zero_vectors(self.height, self.width)
@@ -101,7 +102,8 @@ class VideoDecoder:
                 result = decode_predicted(self._cpu_model, reference, body)
                 state, vectors = result.state, result.vectors
                 planes = from_grid(result.frame, self.height, self.width)
-            return planes, Reference(to_grid(*planes), vectors, state)
+            residual = None if self._prior is None else self._prior.residual_context
+            return planes, Reference(to_grid(*planes), vectors, state, residual)
         except BitstreamError:
             raise
         except (NmcError, KeyError, RuntimeError, ValueError, OverflowError) as exc:

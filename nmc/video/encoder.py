@@ -144,14 +144,16 @@ def _encode(
     spec = config.frame_spec(video.height, video.width)
     model = spec.build().to(device)
     model.initialize(torch.Generator().manual_seed(config.seed))
-    prior = shipped_prior(spec) if config.prior else None
-    if prior is not None:  # the fit starts from the prior's networks
+    shipped = shipped_prior(spec) if config.prior else None
+    prior = residual_context = prior_on_device = None
+    if shipped is not None:  # the fit starts from the prior's networks
+        prior, residual_context = shipped.networks, shipped.residual_context
         model.load_state_dict(prior, strict=False)
-    prior_on_device = None if prior is None else {n: t.to(device) for n, t in prior.items()}
+        prior_on_device = {n: t.to(device) for n, t in prior.items()}
     viewer = spec.build()  # CPU copy for the decoder's renderer
     header = VideoHeader(
         spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start,
-        PRIOR_NONE if prior is None else PRIOR_SHIPPED,
+        PRIOR_NONE if shipped is None else PRIOR_SHIPPED,
     )  # fmt: skip
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())
@@ -197,12 +199,8 @@ def _encode(
             planes = render(viewer, decoded)
             vectors = zero_vectors(video.height, video.width)
         else:
-            on_device = Reference(
-                reference.frame.to(device), reference.vectors.to(device),
-                {n: t.to(device) for n, t in reference.state.items()},
-            )  # fmt: skip
-            moved = fit_predicted(model, on_device, target, weights, update, config.update_step,
-                                  config.motion)  # fmt: skip
+            moved = fit_predicted(model, reference.to(device), target, weights, update,
+                                  config.update_step, config.motion)  # fmt: skip
             payload, result = code_predicted(viewer, reference, moved, target, weights,
                                              config.lam, config.update_step)  # fmt: skip
             for part, bits in result.bits.items():
@@ -212,7 +210,7 @@ def _encode(
             body = payload
             planes = from_grid(result.frame, video.height, video.width)
             vectors = result.vectors
-        reference = Reference(to_grid(*planes), vectors, decoded)
+        reference = Reference(to_grid(*planes), vectors, decoded, residual_context)
         if on_frame is not None:
             on_frame(
                 FrameTrace(

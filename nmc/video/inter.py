@@ -35,12 +35,19 @@ from nmc.video.frame_model import FrameModel, context_bits, module_state
 from nmc.video.intra import context_module
 from nmc.video.latent_coder import decode_latents, encode_latents
 from nmc.video.latents import MAX_LATENT, upsample_levels
-from nmc.video.motion import MAX_VECTOR, block_grid, block_search, warp
+from nmc.video.motion import (
+    MAX_VECTOR,
+    block_grid,
+    block_search,
+    from_spatial_residual,
+    spatial_prediction,
+    warp,
+)
 from nmc.video.render import torch_threads
 from nmc.weights import decode_update, encode_update, laplace_rate_bits
 
 State = dict[str, torch.Tensor]
-_MOTION, _RESIDUAL, _WEIGHTS = 1, 2, 4
+_MOTION, _RESIDUAL, _WEIGHTS, _SPATIAL = 1, 2, 4, 8
 SYNTHESIS = "synthesis."
 _VECTOR_GAIN = 16.0
 
@@ -49,11 +56,24 @@ _VECTOR_GAIN = 16.0
 class Reference:
     """What a P frame predicts from: the previous decoded frame ``[6, Hc, Wc]`` (its rounded
     8-bit samples, ``value / 255 - 0.5``), its motion vectors (int64 ``[rows, cols, 2]``,
-    quarter pixels) and the group's I-frame state (synthesis and context weights)."""
+    quarter pixels), the group's I-frame state (synthesis and context weights) and the
+    ``context.*`` tensors of the residual latents' context model (the shipped prior's,
+    :mod:`nmc.video.prior`; None: the I frame's context model)."""
 
     frame: torch.Tensor
     vectors: torch.Tensor
     state: Mapping[str, torch.Tensor]
+    residual_context: Mapping[str, torch.Tensor] | None = None
+
+    def to(self, device: torch.device) -> Reference:
+        """The same reference with every tensor on ``device``."""
+        move = lambda state: {n: t.to(device) for n, t in state.items()}  # noqa: E731
+        residual = None if self.residual_context is None else move(self.residual_context)
+        return Reference(self.frame.to(device), self.vectors.to(device), move(self.state), residual)
+
+    def residual_state(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """``state`` with its ``context.*`` tensors replaced by the residual context model's."""
+        return state if self.residual_context is None else {**state, **self.residual_context}
 
 
 @dataclass(frozen=True)
@@ -135,7 +155,7 @@ def fit_predicted(
             relax((variables[f"r{i}"] * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT), progress)
             for i in range(len(shapes))
         ]
-        bits = context_bits(model, reference.state, latents)
+        bits = context_bits(model, reference.residual_state(reference.state), latents)
         vectors = previous
         if motion:
             vectors = relax(variables["vectors"] * _VECTOR_GAIN, progress)
@@ -181,7 +201,7 @@ def code_predicted(
         _RESIDUAL: [t.clamp(-MAX_LATENT, MAX_LATENT).round().cpu() for t in latents],
     }
 
-    context = context_module(model.spec, reference.state)
+    context = context_module(model.spec, reference.residual_state(reference.state))
 
     def trial(flags: int) -> tuple[float, bytes, Predicted]:
         payload = _payload(reference, parts, flags, context, weight_step)
@@ -211,14 +231,32 @@ def code_predicted(
 def _payload(
     reference: Reference, parts: dict, flags: int, context: ContextModel, weight_step: float
 ) -> bytes:
+    """The P-frame payload::
+
+        flags:u8   1 motion, 2 residual, 4 weights, 8 motion against the spatial median
+        motion:blob    (flag 1) encode_groups of the vectors' x and y differences to the
+                       previous frame's vectors, or (flag 8) to the median of this frame's left,
+                       top and top-right vectors (nmc.video.motion.spatial_prediction)
+        weights:blob   (flag 4) encode_update of the synthesis weights
+        levels:u8  latents:rest   (flag 2) mask of the residual levels present, their stream
+    """
     step = parts[_MOTION] - reference.vectors
     if not step.abs().sum():
         flags &= ~_MOTION
     if not any(bool(t.abs().sum()) for t in parts[_RESIDUAL]):
         flags &= ~_RESIDUAL
+    motion = b""
+    if flags & _MOTION:  # against the previous vectors or the spatial median, the shorter
+        origin = reference.vectors[0, 0]
+        spatial = parts[_MOTION] - spatial_prediction(parts[_MOTION], origin)
+        motion, spatial_motion = (
+            encode_groups([d[..., 0].numpy(), d[..., 1].numpy()]) for d in (step, spatial)
+        )
+        if len(spatial_motion) < len(motion):
+            motion, flags = spatial_motion, flags | _SPATIAL
     out = FieldWriter().u8(flags)
     if flags & _MOTION:
-        out.blob(encode_groups([step[..., 0].numpy(), step[..., 1].numpy()]))
+        out.blob(motion)
     if flags & _WEIGHTS:
         update, _ = encode_update(parts[_WEIGHTS], _synthesis_of(reference.state), weight_step)
         out.blob(update)
@@ -236,7 +274,11 @@ def _synthesis_of(state: Mapping[str, torch.Tensor]) -> State:
 def _split(payload: bytes) -> tuple[int, bytes, bytes, bytes]:
     src = FieldReader(payload, "P frame payload")
     flags = src.u8()
-    if flags > _MOTION | _RESIDUAL | _WEIGHTS:
+    if (
+        flags > _MOTION | _RESIDUAL | _WEIGHTS | _SPATIAL
+        or flags & _SPATIAL
+        and not flags & _MOTION
+    ):
         raise BitstreamError(f"P frame payload: unknown flags {flags:#x}")
     motion = src.blob() if flags & _MOTION else b""
     update = src.blob() if flags & _WEIGHTS else b""
@@ -255,7 +297,12 @@ def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) ->
         rows, cols = vectors.shape[:2]
         dx, dy = decode_groups(motion, [rows * cols] * 2, "P frame motion")
         step = torch.from_numpy(np.stack([dx, dy], axis=-1).reshape(rows, cols, 2))
-        vectors = vectors + step
+        if flags & _SPATIAL:
+            if step.abs().max() > 4 * MAX_VECTOR:  # keeps the rebuilt sums bounded
+                raise BitstreamError("P frame motion: a vector is out of range (damaged data)")
+            vectors = from_spatial_residual(step, vectors[0, 0])
+        else:
+            vectors = vectors + step
         if vectors.abs().max() > MAX_VECTOR:
             raise BitstreamError("P frame motion: a vector is out of range (damaged data)")
     state = dict(reference.state)
@@ -270,7 +317,10 @@ def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) ->
         if present >> len(shapes) or not present:
             raise BitstreamError(f"P frame residual: bad level mask {present:#x}")
         latents = decode_latents(
-            src.raw(src.remaining), context_module(model.spec, state), shapes, present
+            src.raw(src.remaining),
+            context_module(model.spec, reference.residual_state(state)),
+            shapes,
+            present,
         )
     else:
         latents = [torch.zeros(s) for s in shapes]

@@ -67,6 +67,46 @@ def warp(frame: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     return torch.cat([luma, chroma], dim=1)[0]
 
 
+def _median_predictor(left, top, corner) -> torch.Tensor:
+    """Component-wise median of three vectors."""
+    stacked = torch.stack([left, top, corner])
+    return stacked.sum(0) - stacked.max(0).values - stacked.min(0).values
+
+
+def spatial_prediction(vectors: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+    """Each block's vector predicted from its causal neighbours in the same frame (raster
+    order), int64 ``[rows, cols, 2]``: the median of left, top and top-right (top-left in the
+    last column); the left one in the first row, the top one in the first column, and
+    ``origin`` (``[2]``) for the first block. :func:`from_spatial_residual` inverts it."""
+    rows, cols = vectors.shape[:2]
+    prediction = torch.empty_like(vectors)
+    prediction[0, 0] = origin
+    prediction[0, 1:] = vectors[0, :-1]
+    prediction[1:, 0] = vectors[:-1, 0]
+    if rows > 1 and cols > 1:
+        corner = torch.cat([vectors[:-1, 2:], vectors[:-1, -2:-1]], dim=1)
+        prediction[1:, 1:] = _median_predictor(vectors[1:, :-1], vectors[:-1, 1:], corner)
+    return prediction
+
+
+def from_spatial_residual(residual: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+    """The vectors whose :func:`spatial_prediction` residual is ``residual`` (int64
+    ``[rows, cols, 2]``), rebuilt block by block in raster order."""
+    rows, cols = residual.shape[:2]
+    vectors = torch.empty_like(residual)
+    for r in range(rows):
+        for c in range(cols):
+            if r == 0:
+                guess = origin if c == 0 else vectors[0, c - 1]
+            elif c == 0:
+                guess = vectors[r - 1, 0]
+            else:
+                corner = vectors[r - 1, c + 1] if c + 1 < cols else vectors[r - 1, c - 1]
+                guess = _median_predictor(vectors[r, c - 1], vectors[r - 1, c], corner)
+            vectors[r, c] = residual[r, c] + guess
+    return vectors
+
+
 def _vector_bits(step: torch.Tensor) -> torch.Tensor:
     """Rough bits of an integer vector step (quarter pixels, ``[..., 2]``): an exp-Golomb-like
     length per component, 0.25 bit for a zero component."""

@@ -18,7 +18,14 @@ from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import VideoDecoder, decode, encode
 from nmc.video.format import PREDICTED, pack_frames, unpack_frames
-from nmc.video.motion import block_grid, block_search, dense_field, warp
+from nmc.video.motion import (
+    block_grid,
+    block_search,
+    dense_field,
+    from_spatial_residual,
+    spatial_prediction,
+    warp,
+)
 from nmc.video.planes import to_grid
 from tests.video.conftest import FAST
 
@@ -50,6 +57,17 @@ def test_block_search_finds_a_pan_and_warp_follows_it(clip):
     predicted = warp(ref, vectors.float())
     error = (predicted - tgt)[:4, :, 2:].abs().mean()
     assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (9, 11)])
+def test_spatial_motion_prediction_is_inverted_exactly(shape):
+    generator = torch.Generator().manual_seed(sum(shape))
+    vectors = torch.randint(-40, 40, (*shape, 2), generator=generator)
+    origin = torch.tensor([5, -3])
+    residual = vectors - spatial_prediction(vectors, origin)
+    assert torch.equal(from_spatial_residual(residual, origin), vectors)
+    smooth = torch.full((*shape, 2), 7)  # a pan: only the first block differs from its guess
+    assert int(torch.count_nonzero(smooth - spatial_prediction(smooth, origin))) == 2
 
 
 def test_still_frames_are_skips(clip):
