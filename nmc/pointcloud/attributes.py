@@ -38,6 +38,8 @@ from nmc.pointcloud.coefficients import (
     decode_group,
     encode_group,
 )
+from nmc.pointcloud.components import ComponentPrediction, values
+from nmc.pointcloud.header import VERSION
 from nmc.pointcloud.morton import morton_decode
 from nmc.pointcloud.octree import Octree
 from nmc.pointcloud.prediction import Predictor
@@ -48,6 +50,9 @@ from nmc.pointcloud.raht import Step, forward_level, inverse_level, plan_level
 # squared steps (step >= 1), so on average |q| <= 510 and a coefficient takes at most
 # 1 + 1 + 10 + 9 + 1 symbols (significance, |q| > 1, Exp-Golomb prefix and suffix, sign).
 MAX_SYMBOLS_PER_POINT = 3 * 24
+# First stream version whose payload carries inter-component slopes and whose coefficients
+# are coded rank by rank (older ones decode with the coding they were written with).
+CURRENT_SINCE = 3
 # Weight of a neighbour block's activity in a block's activity (context modelling).
 _NEIGHBOUR_ACTIVITY = 1.0
 
@@ -170,7 +175,10 @@ def encode_attributes(
     params: AttributeParams,
     quantizer: Quantizer | None = None,
 ) -> tuple[bytes, np.ndarray]:
-    """Code the colours of the octree's leaves.
+    """Code the colours of the octree's leaves (the current stream version's payload).
+
+    The inter-component slopes (:mod:`nmc.pointcloud.components`) are fitted on a first
+    coding pass without them; the stream is the second pass.
 
     Args:
         tree: the cloud's octree.
@@ -183,16 +191,53 @@ def encode_attributes(
         ``[N, 3]`` YCbCr reconstruction.
     """
     quantizer = quantizer or Quantizer()
-    step = params.steps()
-    weights = tree.weights()
     sums = _true_sums(tree, ycbcr)
-    q_dc = np.round(sums[0][0] / np.sqrt(weights[0][0]) / step).astype(np.int64)
+    first = _encode_pass(tree, sums, params, quantizer, ComponentPrediction())
+    components = ComponentPrediction.fit(first.decoded, first.residual)
+    final = first
+    if components != first.components:
+        final = _encode_pass(tree, sums, params, quantizer, components)
     out = FieldWriter()
-    for value in q_dc.tolist():
+    for value in final.dc.tolist() + list(final.components.as_tuple()):
         out.svarint(value)
+    out.uvarint(final.symbols)
+    out.raw(final.stream)
+    return out.getvalue(), final.reconstruction
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One coding pass of the encoder: what it wrote and what it measured."""
+
+    components: ComponentPrediction
+    dc: np.ndarray
+    stream: bytes
+    symbols: int
+    reconstruction: np.ndarray
+    decoded: np.ndarray
+    residual: np.ndarray
+
+
+def _encode_pass(
+    tree: Octree,
+    sums: list[np.ndarray],
+    params: AttributeParams,
+    quantizer: Quantizer,
+    components: ComponentPrediction,
+) -> _Pass:
+    """Code every level with the given inter-component slopes.
+
+    Also returns every coded coefficient's decoded residual and true residual (float64
+    ``[K, 3]``, colour units), from which :meth:`ComponentPrediction.fit` fits the slopes.
+    """
+    step = params.steps()
+    matrix = components.matrix(step)
+    weights = tree.weights()
+    q_dc = np.round(sums[0][0] / np.sqrt(weights[0][0]) / step).astype(np.int64)
     coder = AdaptiveEncoder()
     activity = _Activity(tree)
     parent_colour = (q_dc * step / np.sqrt(weights[0][0]))[None, :]
+    decoded, residuals = [], []
     for level in range(tree.depth):
         lev = _Level(tree, weights, level)
         true_value = sums[level + 1] / lev.root_w
@@ -203,25 +248,44 @@ def encode_attributes(
             high_pred = lev.predicted_high(group, parent_colour, colour, known)
             _, high = forward_level(group.steps, true_value[group.children])
             around = activity.around(group, g == 1)
-            residual = (high - high_pred) / step
-            q = encode_group(coder, group.layout, around, residual, quantizer)
+            residual = high - high_pred
+            q = encode_group(coder, group.layout, around, residual / step, quantizer, matrix)
             activity.finish_group(group, q)
-            lev.reconstruct(group, parent_colour, high_pred + q * step, colour)
+            coded = values(q, matrix) * step
+            lev.reconstruct(group, parent_colour, high_pred + coded, colour)
             known[group.children] = True
+            decoded.append(coded)
+            residuals.append(residual)
         activity.finish_level()
         parent_colour = colour
-    stream = coder.finish()
-    out.uvarint(coder.symbols)
-    out.raw(stream)
-    return out.getvalue(), parent_colour
+    return _Pass(
+        components,
+        q_dc,
+        coder.finish(),
+        coder.symbols,
+        parent_colour,
+        np.concatenate(decoded) if decoded else np.zeros((0, 3)),
+        np.concatenate(residuals) if residuals else np.zeros((0, 3)),
+    )
 
 
-def decode_attributes(payload: bytes, tree: Octree, params: AttributeParams) -> np.ndarray:
-    """Inverse of :func:`encode_attributes`: float64 ``[N, 3]`` YCbCr of the leaves."""
+def decode_attributes(
+    payload: bytes, tree: Octree, params: AttributeParams, version: int = VERSION
+) -> np.ndarray:
+    """Inverse of :func:`encode_attributes`: float64 ``[N, 3]`` YCbCr of the leaves.
+
+    ``version`` is the stream's codec version: before :data:`CURRENT_SINCE` the payload
+    has no inter-component slopes (all 0) and its coefficients are coded without ranks.
+    """
     src = FieldReader(payload, "attribute chunk")
     step = params.steps()
     weights = tree.weights()
     q_dc = np.array([src.svarint() for _ in range(3)], dtype=np.int64)
+    current = version >= CURRENT_SINCE
+    components = ComponentPrediction()
+    if current:
+        components = ComponentPrediction(*(src.svarint() for _ in range(3)))
+    matrix = components.matrix(step)
     symbols = src.bounded_uvarint(MAX_SYMBOLS_PER_POINT * tree.points, "symbol count")
     coder = AdaptiveDecoder(src.raw(src.remaining), symbols, "attribute chunk")
     activity = _Activity(tree)
@@ -232,10 +296,10 @@ def decode_attributes(payload: bytes, tree: Octree, params: AttributeParams) -> 
         known = np.zeros(colour.shape[0], dtype=bool)
         activity.start_level(level)
         for g, group in enumerate(lev.groups):
-            q = decode_group(coder, group.layout, activity.around(group, g == 1))
+            q = decode_group(coder, group.layout, activity.around(group, g == 1), current)
             activity.finish_group(group, q)
             high_pred = lev.predicted_high(group, parent_colour, colour, known)
-            lev.reconstruct(group, parent_colour, high_pred + q * step, colour)
+            lev.reconstruct(group, parent_colour, high_pred + values(q, matrix) * step, colour)
             known[group.children] = True
         activity.finish_level()
         parent_colour = colour

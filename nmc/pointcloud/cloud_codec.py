@@ -197,7 +197,7 @@ def decode_container(container: Container) -> DecodedCloud:
     attributes = _chunk(container, ATTRIBUTE_CHUNK)
     tree = decode_geometry(geometry, header.depth, header.points)
     params = AttributeParams(header.qp, header.chroma_qp_offset)
-    ycbcr = decode_attributes(split_attributes(container)[1], tree, params)
+    ycbcr = decode_attributes(split_attributes(container)[1], tree, params, header.version)
     xyz = morton_decode(tree.codes[header.depth]) + np.asarray(header.origin, dtype=np.int64)
     if xyz.min() < -(1 << 31) or xyz.max() >= 1 << 31:
         raise BitstreamError("point-cloud file: decoded coordinates overflow int32")

@@ -20,8 +20,8 @@ from nmc.errors import BitstreamError
 from nmc.pointcloud.morton import MAX_BITS
 from nmc.pointcloud.qp import MAX_QP, MIN_QP
 
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MAX_POINTS = 1 << 24
 POSTFILTERS = ("none", "msgat")
 _MAX_ORIGIN = 1 << 31

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,8 @@ from nmc.pointcloud.msgat import load_default
 from nmc.pointcloud.msgat.adapt import psnr_gain
 from nmc.pointcloud.msgat.data import match_order
 from nmc.pointcloud.samples import textured_surface
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -235,11 +238,28 @@ def test_real_scan_default_stream_is_adapted_filtered_and_never_worse(osd_dir):
         assert (report["postfilter"] == "none") == (report["filter_gain_db"] == 0)
 
 
+def test_version_2_stream_decodes_as_it_did():
+    """A stream written by the version-2 codec (no inter-component slopes) decodes to the
+    colours that codec decoded, unfiltered and with its own MS-GAT weights."""
+    data = (DATA / "version2_qp40.nmc").read_bytes()
+    assert CloudHeader.from_bytes(unpack(data).header).version == 2
+    expected = np.load(DATA / "version2_qp40_decoded.npz")
+    plain = plugin.decode(unpack(data), postfilter="none")[0]
+    np.testing.assert_array_equal(plain.xyz, expected["xyz"])
+    np.testing.assert_array_equal(plain.rgb, expected["plain"])
+    if msgat_filter.load_for_stream(2) is None:
+        pytest.skip("no MS-GAT weights of version 2 streams in nmc/models")
+    filtered, report = plugin.decode(unpack(data))
+    assert report["postfilter"] == "msgat"
+    # float32 network on another CPU: a rounding may flip a few colour levels by one.
+    difference = np.abs(filtered.rgb.astype(int) - expected["filtered"])
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.01
+
+
 def test_version_1_streams_still_decode_and_a_version_without_weights_warns(sample, monkeypatch):
     """Version 1 streams (no update in ATTR) decode with msgat_v1; a version whose weights
-    are not installed decodes unfiltered, with a warning."""
-    data = plugin.encode(sample, qp=40, filter_adapt="off")[0]
-    container = unpack(data)
+    are not installed decodes unfiltered, with a warning; unknown versions are refused."""
+    container = unpack((DATA / "version2_qp40.nmc").read_bytes())
     header = CloudHeader.from_bytes(container.header)
     update, colours = split_attributes(container)
     assert update == b""
@@ -260,9 +280,9 @@ def test_version_1_streams_still_decode_and_a_version_without_weights_warns(samp
     assert report["postfilter"] == "none"
     np.testing.assert_array_equal(decoded.rgb, plain.rgb)
     future = dataclasses.replace(
-        container, header=dataclasses.replace(header, version=3).to_bytes()
+        container, header=dataclasses.replace(header, version=4).to_bytes()
     )
-    with pytest.raises(BitstreamError, match="version 3"):
+    with pytest.raises(BitstreamError, match="version 4"):
         plugin.decode(future)
     with pytest.raises(InputError):
         plugin.encode(sample, filter_adapt="maybe")
