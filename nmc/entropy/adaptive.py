@@ -242,3 +242,28 @@ class AdaptiveDecoder:
         if out.size and out.max() > 1:
             raise BitstreamError(f"{self.what}: symbol outside its alphabet (damaged stream)")
         return out
+
+
+def seeded_state(seeds: dict[ContextModel, np.ndarray]) -> ContextState:
+    """Statistics that start from given counts instead of none (CABAC's initial states).
+
+    Args:
+        seeds: per model, int ``[num_contexts, 2]`` counts of zeros and ones in
+            :data:`INCREMENT` units per observation (e.g. learnt offline on typical data).
+            A model with ``share`` also starts its families from their contexts' sums.
+
+    The decoder must start from the same seeds.
+    """
+    state = ContextState()
+    for model, counts in seeds.items():
+        stats = state.of(model)
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != stats.counts.shape or (counts.size and counts.min() < 0):
+            raise ValueError(
+                f"seed of {model.name!r} must be non-negative counts of shape "
+                f"{stats.counts.shape}, got {counts.shape}"
+            )
+        stats.counts[:] = counts
+        if model.share:
+            np.add.at(stats.family, np.arange(model.num_contexts) // model.share, counts)
+    return state

@@ -24,12 +24,13 @@ reconstructions, so every decoder parses the stream alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from nmc.bitstream import FieldReader, FieldWriter
-from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextState
 from nmc.errors import BitstreamError
 from nmc.pointcloud.coefficients import (
     Layout,
@@ -43,6 +44,7 @@ from nmc.pointcloud.header import VERSION
 from nmc.pointcloud.morton import morton_decode
 from nmc.pointcloud.octree import Octree
 from nmc.pointcloud.prediction import Predictor
+from nmc.pointcloud.priors import initial_state
 from nmc.pointcloud.qp import MAX_QP, MIN_QP, qp_step
 from nmc.pointcloud.raht import Step, forward_level, inverse_level, plan_level
 
@@ -50,8 +52,9 @@ from nmc.pointcloud.raht import Step, forward_level, inverse_level, plan_level
 # squared steps (step >= 1), so on average |q| <= 510 and a coefficient takes at most
 # 1 + 1 + 10 + 9 + 1 symbols (significance, |q| > 1, Exp-Golomb prefix and suffix, sign).
 MAX_SYMBOLS_PER_POINT = 3 * 24
-# First stream version whose payload carries inter-component slopes and whose coefficients
-# are coded rank by rank (older ones decode with the coding they were written with).
+# First stream version whose payload carries inter-component slopes, whose coefficients are
+# coded rank by rank and whose context statistics start from learnt ones (older ones decode
+# with the coding they were written with).
 CURRENT_SINCE = 3
 # Weight of a neighbour block's activity in a block's activity (context modelling).
 _NEIGHBOUR_ACTIVITY = 1.0
@@ -190,19 +193,39 @@ def encode_attributes(
         ``(payload, reconstruction)``: the attribute payload and the decoder's float64
         ``[N, 3]`` YCbCr reconstruction.
     """
-    quantizer = quantizer or Quantizer()
-    sums = _true_sums(tree, ycbcr)
-    first = _encode_pass(tree, sums, params, quantizer, ComponentPrediction())
-    components = ComponentPrediction.fit(first.decoded, first.residual)
-    final = first
-    if components != first.components:
-        final = _encode_pass(tree, sums, params, quantizer, components)
+    final = _encode_passes(tree, ycbcr, params, quantizer or Quantizer(), initial_state)
     out = FieldWriter()
     for value in final.dc.tolist() + list(final.components.as_tuple()):
         out.svarint(value)
     out.uvarint(final.symbols)
     out.raw(final.stream)
     return out.getvalue(), final.reconstruction
+
+
+def attribute_statistics(tree: Octree, ycbcr: np.ndarray, params: AttributeParams) -> ContextState:
+    """The context statistics a stream's coding ends with when started from none.
+
+    What :mod:`nmc.pointcloud.priors` learns its initial statistics from (same arguments
+    as :func:`encode_attributes`).
+    """
+    return _encode_passes(tree, ycbcr, params, Quantizer(), lambda qp: ContextState()).state
+
+
+def _encode_passes(
+    tree: Octree,
+    ycbcr: np.ndarray,
+    params: AttributeParams,
+    quantizer: Quantizer,
+    start: Callable[[int], ContextState],
+) -> _Pass:
+    """The final coding pass: slopes fitted on a first pass without them, statistics of
+    every pass from ``start(qp)``."""
+    sums = _true_sums(tree, ycbcr)
+    first = _encode_pass(tree, sums, params, quantizer, ComponentPrediction(), start)
+    components = ComponentPrediction.fit(first.decoded, first.residual)
+    if components == first.components:
+        return first
+    return _encode_pass(tree, sums, params, quantizer, components, start)
 
 
 @dataclass(frozen=True)
@@ -216,6 +239,7 @@ class _Pass:
     reconstruction: np.ndarray
     decoded: np.ndarray
     residual: np.ndarray
+    state: ContextState
 
 
 def _encode_pass(
@@ -224,6 +248,7 @@ def _encode_pass(
     params: AttributeParams,
     quantizer: Quantizer,
     components: ComponentPrediction,
+    start: Callable[[int], ContextState],
 ) -> _Pass:
     """Code every level with the given inter-component slopes.
 
@@ -234,7 +259,7 @@ def _encode_pass(
     matrix = components.matrix(step)
     weights = tree.weights()
     q_dc = np.round(sums[0][0] / np.sqrt(weights[0][0]) / step).astype(np.int64)
-    coder = AdaptiveEncoder()
+    coder = AdaptiveEncoder(start(params.qp))
     activity = _Activity(tree)
     parent_colour = (q_dc * step / np.sqrt(weights[0][0]))[None, :]
     decoded, residuals = [], []
@@ -266,6 +291,7 @@ def _encode_pass(
         parent_colour,
         np.concatenate(decoded) if decoded else np.zeros((0, 3)),
         np.concatenate(residuals) if residuals else np.zeros((0, 3)),
+        coder.state,
     )
 
 
@@ -275,7 +301,8 @@ def decode_attributes(
     """Inverse of :func:`encode_attributes`: float64 ``[N, 3]`` YCbCr of the leaves.
 
     ``version`` is the stream's codec version: before :data:`CURRENT_SINCE` the payload
-    has no inter-component slopes (all 0) and its coefficients are coded without ranks.
+    has no inter-component slopes (all 0), its coefficients are coded without ranks and its
+    context statistics start from none instead of :mod:`nmc.pointcloud.priors`.
     """
     src = FieldReader(payload, "attribute chunk")
     step = params.steps()
@@ -287,7 +314,8 @@ def decode_attributes(
         components = ComponentPrediction(*(src.svarint() for _ in range(3)))
     matrix = components.matrix(step)
     symbols = src.bounded_uvarint(MAX_SYMBOLS_PER_POINT * tree.points, "symbol count")
-    coder = AdaptiveDecoder(src.raw(src.remaining), symbols, "attribute chunk")
+    state = initial_state(params.qp) if current else None
+    coder = AdaptiveDecoder(src.raw(src.remaining), symbols, "attribute chunk", state)
     activity = _Activity(tree)
     parent_colour = (q_dc * step / np.sqrt(weights[0][0]))[None, :]
     for level in range(tree.depth):

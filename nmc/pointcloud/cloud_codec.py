@@ -75,6 +75,13 @@ def _prepare(cloud: PointCloud) -> tuple[np.ndarray, np.ndarray, np.ndarray, int
     return codes, order, origin, depth
 
 
+def prepare_tree(cloud: PointCloud) -> tuple[Octree, np.ndarray]:
+    """The octree of a voxelized cloud and the int64 ``[N]`` order that lists its points
+    (and colours) in Morton order, the order the encoder codes them in."""
+    codes, order, _, depth = _prepare(checked_cloud(cloud))
+    return Octree.from_leaves(codes, depth), order
+
+
 def encode_cloud_with_stats(
     cloud: PointCloud,
     qp: int,
