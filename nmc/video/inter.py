@@ -18,6 +18,7 @@ dropped and costs only its flag bit; a P frame that adds nothing is a *skip* (on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from nmc.video.motion import (
     MAX_VECTOR,
     block_grid,
     block_search,
+    block_sums,
     from_spatial_residual,
     spatial_prediction,
     warp,
@@ -211,6 +213,15 @@ def code_predicted(
 
     flags = _MOTION | _WEIGHTS | _RESIDUAL
     best = trial(flags)
+    fitted_vectors = parts[_MOTION]
+    with torch.no_grad():  # the residual as fitted: latents and stepped synthesis
+        rest = residual(model, {**reference.state, **parts[_WEIGHTS]}, parts[_RESIDUAL])
+        parts[_MOTION] = prune_vectors(reference, fitted_vectors, rest, target, weights, lam)
+    candidate = trial(flags)
+    if candidate[0] <= best[0]:
+        best = candidate
+    else:
+        parts[_MOTION] = fitted_vectors
     for part in (_MOTION, _WEIGHTS, _RESIDUAL):
         candidate = trial(flags & ~part)
         if candidate[0] <= best[0]:
@@ -228,17 +239,60 @@ def code_predicted(
     return payload, result
 
 
+def prune_vectors(
+    reference: Reference,
+    vectors: torch.Tensor,
+    rest: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    lam: float,
+) -> torch.Tensor:
+    """``vectors`` (int64 ``[rows, cols, 2]``) with every block whose step from the previous
+    frame's vector does not pay for its bits set back to the previous vector.
+
+    A block pays when the 6:1:1 error it removes over its 16x16 area (``rest``, the rendered
+    residual ``[6, Hc, Wc]``, added to the prediction) exceeds ``lam`` times the bits of its
+    step per pixel — the per-block skip decision a classical encoder makes and the fit's
+    gradient cannot (a step rounded to zero has no rate gradient, so fitted vectors keep small
+    steps that do not pay).
+    """
+    previous = reference.vectors
+    step = vectors - previous
+    if not step.abs().sum():
+        return vectors
+
+    def block_error(candidate: torch.Tensor) -> torch.Tensor:
+        prediction = warp(reference.frame, candidate.float()) + rest
+        return block_sums((weights * (prediction - target) ** 2).sum(0))
+
+    gain = block_error(previous) - block_error(vectors)
+    _, hc, wc = weights.shape
+    keep_previous = gain < lam * _step_bits(step) / (4 * hc * wc)
+    return torch.where(keep_previous[..., None], previous, vectors)
+
+
+def _step_bits(step: torch.Tensor) -> torch.Tensor:
+    """Bits each block's step (int64 ``[rows, cols, 2]``) costs more than a zero step, under a
+    discretized Laplace per component fitted to all steps (moment match): ``[rows, cols]``."""
+    magnitude = step.abs().double()
+    mean_abs = magnitude.mean(dim=(0, 1)).clamp_min(1e-3)
+    scale = 0.5 / torch.asinh(0.5 / mean_abs)
+    nonzero = magnitude / (scale * math.log(2.0)) - torch.log2(torch.sinh(0.5 / scale))
+    zero = -torch.log2(-torch.expm1(-0.5 / scale))
+    return torch.where(magnitude > 0, nonzero - zero, 0.0).sum(-1).float()
+
+
 def _payload(
     reference: Reference, parts: dict, flags: int, context: ContextModel, weight_step: float
 ) -> bytes:
     """The P-frame payload::
 
-        flags:u8   1 motion, 2 residual, 4 weights, 8 motion against the spatial median
-        motion:blob    (flag 1) encode_groups of the vectors' x and y differences to the
-                       previous frame's vectors, or (flag 8) to the median of this frame's left,
-                       top and top-right vectors (nmc.video.motion.spatial_prediction)
-        weights:blob   (flag 4) encode_update of the synthesis weights
-        levels:u8  latents:rest   (flag 2) mask of the residual levels present, their stream
+    flags:u8   1 motion, 2 residual, 4 weights, 8 motion against the spatial median
+    motion:blob    (flag 1) encode_groups of the vectors' x and y differences to the
+                   previous frame's vectors, or (flag 8) to the median of this frame's left,
+                   top and top-right vectors (nmc.video.motion.spatial_prediction)
+    weights:blob   (flag 4) encode_update of the synthesis weights
+    levels:u8  latents:rest   (flag 2) mask of the residual levels present, their stream
     """
     step = parts[_MOTION] - reference.vectors
     if not step.abs().sum():

@@ -41,6 +41,15 @@ def dense_field(vectors: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return raster[0, :, : size[0], : size[1]]
 
 
+def block_sums(values: torch.Tensor) -> torch.Tensor:
+    """Sums of a chroma-grid map ``[Hc, Wc]`` over each motion block (8x8 chroma cells,
+    16x16 luma pixels): ``[rows, cols]`` of :func:`block_grid`."""
+    hc, wc = values.shape
+    rows, cols = -(-hc // (BLOCK // 2)), -(-wc // (BLOCK // 2))
+    padded = F.pad(values, (0, cols * BLOCK // 2 - wc, 0, rows * BLOCK // 2 - hc))
+    return F.avg_pool2d(padded[None, None], BLOCK // 2)[0, 0] * (BLOCK // 2) ** 2
+
+
 def _sample(planes: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """Bicubic sampling of ``planes`` ``[1, C, h, w]`` at ``position + field`` (``[2, h, w]``
     in pixels), border padding."""
