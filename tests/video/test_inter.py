@@ -18,6 +18,7 @@ from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import VideoDecoder, decode, encode
 from nmc.video.format import PREDICTED, pack_frames, unpack_frames
+from nmc.video.inter import Reference, prune_vectors
 from nmc.video.motion import (
     block_grid,
     block_search,
@@ -26,7 +27,7 @@ from nmc.video.motion import (
     spatial_prediction,
     warp,
 )
-from nmc.video.planes import to_grid
+from nmc.video.planes import loss_weights, to_grid
 from tests.video.conftest import FAST
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +58,24 @@ def test_block_search_finds_a_pan_and_warp_follows_it(clip):
     predicted = warp(ref, vectors.float())
     error = (predicted - tgt)[:4, :, 2:].abs().mean()
     assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
+
+
+def test_pruning_keeps_steps_that_pay_and_drops_those_that_do_not(clip):
+    pan = _shifted(clip, 2, 2)
+    ref, tgt = (to_grid(*pan.frame(i)) for i in range(2))
+    weights = loss_weights(clip.height, clip.width)
+    rows, cols = block_grid(clip.height, clip.width)
+    still = torch.zeros(rows, cols, 2, dtype=torch.int64)
+    reference = Reference(ref, still, {})
+    moving = still.clone()
+    moving[..., 0] = -8  # the pan, -2 px: pays everywhere at a small lambda
+    assert torch.equal(prune_vectors(reference, moving, 0 * ref, tgt, weights, 1e-4), moving)
+    # On a still frame, a stray quarter-pixel step only costs: it goes back to the previous.
+    stray = still.clone()
+    stray[1, 1] = torch.tensor([1, 0])
+    assert torch.equal(prune_vectors(reference, stray, 0 * ref, ref, weights, 1e-4), still)
+    # At a huge lambda no step pays for its bits.
+    assert torch.equal(prune_vectors(reference, moving, 0 * ref, tgt, weights, 1e6), still)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (9, 11)])
