@@ -2,18 +2,21 @@
 
 A group of blocks (parents whose children are merged at one level) is coded merge step by
 merge step, coarse to fine (x, then y, then z), and within a step channel by channel
-(Y, Cb, Cr). Each magnitude is binarized: significance (``|q| > 0``), ``|q| > 1``, then
-``|q| - 2`` as an order-0 Exp-Golomb code (unary prefix flags, then suffix bits); signs follow
-after the whole group, one per non-zero value. Every bit goes through the adaptive binary
-coder of :mod:`nmc.entropy.adaptive`.
+(Y, Cb, Cr); luma rank by rank (a coefficient's position among those of its block in its
+step, one pass per rank). Each magnitude is binarized: significance (``|q| > 0``),
+``|q| > 1``, then ``|q| - 2`` as an order-0 Exp-Golomb code (unary prefix flags, then suffix
+bits); signs follow after the whole group, one per non-zero value (:func:`_sign_passes`).
+Every bit goes through the adaptive binary coder of :mod:`nmc.entropy.adaptive`. Streams of
+versions 1 and 2 were coded without ranks (``ranked=False``).
 
 Contexts (integers only, so every decoder parses alike):
 
 * significance: channel x weight class of the coefficient (``log2`` of ``w1 w2 / (w1 + w2)``,
   which scales its expected magnitude) x activity class of its block (decoded magnitudes
   nearby: the parent's block, its neighbours' and the coarser steps of the same block) x, for
-  chroma, the capped magnitude of the same coefficient's luma; contexts of one channel and
-  weight class share a prior;
+  chroma, the capped magnitude of the same coefficient's luma, for luma the capped number of
+  significant luma coefficients before it in its block and step; contexts of one channel
+  and weight class share a prior;
 * ``|q| > 1``: channel x weight class x capped activity class;
 * Exp-Golomb prefix flags: channel x coarse weight class x flag position (capped); suffix
   bits: channel x position below the leading one (capped).
