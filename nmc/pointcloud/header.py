@@ -2,13 +2,14 @@
 
 Layout (little-endian, ``docs/pointcloud.md``)::
 
-    version:u8 = 2   depth:u8   origin:svarint*3   points:uvarint
+    version:u8 = 3   depth:u8   origin:svarint*3   points:uvarint
     qp:u8   chroma_qp_offset:svarint   postfilter:u8
 
 ``origin`` is added to the decoded voxel coordinates; ``postfilter`` names the post-filter
-the decoder applies by default (0 = none, 1 = MS-GAT). Version 2 streams carry a per-cloud
-filter update in front of the attribute payload and are filtered with the MS-GAT weights of
-their version; version 1 streams (no update) are still read.
+the decoder applies by default (0 = none, 1 = MS-GAT). Streams of versions 2 and 3 carry a
+per-cloud filter update in front of the attribute payload and are filtered with the MS-GAT
+weights of their version; version 3 changed the attribute payload
+(:mod:`nmc.pointcloud.attributes`); version 1 streams (no update) are still read.
 """
 
 from __future__ import annotations
