@@ -40,10 +40,9 @@ from tqdm import tqdm
 from nmc.bitstream import atomic_write_bytes
 from nmc.video.config import config_for
 from nmc.video.encoder import encode_video
-from nmc.video.fit import LATENT_GAIN, FitSettings, distortion, optimize, relax
+from nmc.video.fit import FitSettings, frame_terms, optimize, relax_latent
 from nmc.video.format import PREDICTED
 from nmc.video.frame_model import context_bits, latent_names, level_list, split_state
-from nmc.video.latents import MAX_LATENT
 from nmc.video.planes import loss_weights, to_grid
 from nmc.video.prior import FORMAT, PRIOR_FILE, VERSION, signature
 from nmc.video.render import torch_threads
@@ -89,13 +88,9 @@ def train_family(family: str, steps: int, lr: float, seed: int) -> tuple[dict, d
         for name, model, target, weights, lam in frames:
             state = dict(shared)
             for latent in latent_names(model.spec):
-                scaled = (variables[f"{name}/{latent}"] * LATENT_GAIN).clamp(
-                    -MAX_LATENT, MAX_LATENT
-                )
-                state[latent] = relax(scaled, progress)
-            bits = context_bits(model, state, level_list(state, model.spec.levels))
-            pixels = model.height * model.width
-            total = total + distortion(model, state, target, weights) + lam * bits / pixels
+                state[latent] = relax_latent(variables[f"{name}/{latent}"], progress)
+            error, bits = frame_terms(model, state, target, weights)
+            total = total + error + lam * bits / (model.height * model.width)
         return total, torch.zeros(())
 
     settings = FitSettings(steps, lr, 0.0, 1.0, ste_fraction=0.0, warmup=0.05)

@@ -89,6 +89,12 @@ def relax(x: torch.Tensor, progress: float | None) -> torch.Tensor:
     return softround(softround(x, t) + sigma * torch.randn_like(x), t)
 
 
+def relax_latent(fitted: torch.Tensor, progress: float | None) -> torch.Tensor:
+    """A latent grid fitted as ``y / LATENT_GAIN``: scaled back, clamped to the coder's range
+    and relaxed (:func:`relax`)."""
+    return relax((fitted * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT), progress)
+
+
 def _lr_factor(i: int, settings: FitSettings) -> float:
     """One-cycle schedule: linear warm-up, then cosine decay to 5 % of the peak."""
     ramp = settings.warmup * settings.steps
@@ -133,6 +139,15 @@ def distortion(
     return (weights * (render_state(model, state) - target) ** 2).sum()
 
 
+def frame_terms(
+    model: FrameModel, state: Mapping[str, torch.Tensor], target: torch.Tensor, weights
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(distortion, latent bits)`` of an I-frame state: :func:`distortion` and the bits of its
+    latents under its own context model (0-d tensors)."""
+    bits = context_bits(model, state, level_list(state, model.spec.levels))
+    return distortion(model, state, target, weights), bits
+
+
 def weight_bits(tensors: Mapping[str, torch.Tensor], step: float) -> torch.Tensor:
     """Estimated bits of network tensors coded as Laplace integers at ``step`` (0-d)."""
     return sum((laplace_rate_bits(t / step) for t in tensors.values()), torch.zeros(()))
@@ -170,14 +185,12 @@ def fit_intra(
     def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         used = dict(variables)
         for name in names:
-            scaled = (variables[name] * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT)
-            used[name] = relax(scaled, progress)
+            used[name] = relax_latent(variables[name], progress)
         networks = {
             n: v if prior is None else v - prior[n] for n, v in variables.items() if n not in names
         }
-        bits = context_bits(model, used, level_list(used, model.spec.levels))
-        bits = bits + weight_bits(networks, settings.weight_step)
-        return distortion(model, used, target, weights), bits
+        error, bits = frame_terms(model, used, target, weights)
+        return error, bits + weight_bits(networks, settings.weight_step)
 
     optimize(variables, loss_fn, settings, model.height * model.width)
     fitted = {n: v.detach() for n, v in variables.items()}

@@ -122,7 +122,7 @@ def pack_frames(frames: Sequence[tuple[str, bytes]]) -> list[Chunk]:
             out = FieldWriter().uvarint(index)
         elif out is None:
             raise ValueError("the first frame must be an I frame")
-        out.uvarint(2 * len(body) + (kind == INTRA)).raw(body)
+        out.raw(_entry_prefix(kind, body)).raw(body)
     if out is not None:
         chunks.append(Chunk(FRAMES, out.getvalue()))
     return chunks
@@ -130,7 +130,12 @@ def pack_frames(frames: Sequence[tuple[str, bytes]]) -> list[Chunk]:
 
 def frame_entry_bits(kind: str, body: bytes) -> int:
     """Bits one frame takes inside its ``FRMS`` chunk (framing included)."""
-    return 8 * (len(FieldWriter().uvarint(2 * len(body) + (kind == INTRA)).getvalue()) + len(body))
+    return 8 * (len(_entry_prefix(kind, body)) + len(body))
+
+
+def _entry_prefix(kind: str, body: bytes) -> bytes:
+    """A frame entry's uvarint ``2 * size + is_intra``."""
+    return FieldWriter().uvarint(2 * len(body) + (kind == INTRA)).getvalue()
 
 
 def unpack_frames(chunks: Sequence[Chunk], num_frames: int) -> list[tuple[str, bytes]]:

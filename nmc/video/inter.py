@@ -31,7 +31,7 @@ from nmc.entropy.laplace import decode_groups, encode_groups
 from nmc.errors import BitstreamError
 from nmc.media import chroma_size
 from nmc.video.context import ContextModel
-from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax
+from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax, relax_latent
 from nmc.video.frame_model import FrameModel, context_bits, module_state
 from nmc.video.intra import context_module
 from nmc.video.latent_coder import decode_latents, encode_latents
@@ -153,10 +153,7 @@ def fit_predicted(
     previous = reference.vectors.float().to(target.device)
 
     def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-        latents = [
-            relax((variables[f"r{i}"] * LATENT_GAIN).clamp(-MAX_LATENT, MAX_LATENT), progress)
-            for i in range(len(shapes))
-        ]
+        latents = [relax_latent(variables[f"r{i}"], progress) for i in range(len(shapes))]
         bits = context_bits(model, reference.residual_state(reference.state), latents)
         vectors = previous
         if motion:

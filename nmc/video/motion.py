@@ -45,7 +45,7 @@ def block_sums(values: torch.Tensor) -> torch.Tensor:
     """Sums of a chroma-grid map ``[Hc, Wc]`` over each motion block (8x8 chroma cells,
     16x16 luma pixels): ``[rows, cols]`` of :func:`block_grid`."""
     hc, wc = values.shape
-    rows, cols = -(-hc // (BLOCK // 2)), -(-wc // (BLOCK // 2))
+    rows, cols = block_grid(2 * hc, 2 * wc)
     padded = F.pad(values, (0, cols * BLOCK // 2 - wc, 0, rows * BLOCK // 2 - hc))
     return F.avg_pool2d(padded[None, None], BLOCK // 2)[0, 0] * (BLOCK // 2) ** 2
 
