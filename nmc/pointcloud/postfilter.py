@@ -28,13 +28,16 @@ ADAPTERS: dict[str, str] = {"msgat": "nmc.pointcloud.msgat.adapt:adapt_stream"}
 # First byte of a non-empty filter update payload (nmc.pointcloud.msgat.update).
 SCALARS_UPDATE = 1
 HEAD_UPDATE = 2
+CHANNELS_UPDATE = 3
 
 
 def update_kind(payload: bytes) -> str:
-    """Kind of a stream's filter update: ``shipped`` (empty), ``scalars`` or ``head``."""
+    """Kind of a stream's filter update: ``shipped`` (empty), ``scalars``, ``head`` or
+    ``channels``."""
     if not payload:
         return "shipped"
-    return {SCALARS_UPDATE: "scalars", HEAD_UPDATE: "head"}.get(payload[0], "unknown")
+    kinds = {SCALARS_UPDATE: "scalars", HEAD_UPDATE: "head", CHANNELS_UPDATE: "channels"}
+    return kinds.get(payload[0], "unknown")
 
 
 def _load(table: dict[str, str], name: str) -> Callable[..., Any] | None:

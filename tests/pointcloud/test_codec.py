@@ -256,6 +256,26 @@ def test_version_2_stream_decodes_as_it_did():
     assert difference.max() <= 1 and (difference > 0).mean() < 0.01
 
 
+def test_version_3_stream_decodes_as_it_did():
+    """A stream written by the version-3 encoder (its update a kind-2 head coded against
+    msgat_v3) decodes with msgat_v3 to the colours that release decoded."""
+    data = (DATA / "version3_qp28.nmc").read_bytes()
+    container = unpack(data)
+    assert CloudHeader.from_bytes(container.header).version == 3
+    assert split_attributes(container)[0][:1] == bytes([2])
+    expected = np.load(DATA / "version3_qp28_decoded.npz")
+    plain = plugin.decode(container, postfilter="none")[0]
+    np.testing.assert_array_equal(plain.xyz, expected["xyz"])
+    np.testing.assert_array_equal(plain.rgb, expected["plain"])
+    if msgat_filter.load_for_stream(3) is None:
+        pytest.skip("no MS-GAT weights of version 3 streams in nmc/models")
+    filtered, report = plugin.decode(container)
+    assert report["postfilter"] == "msgat" and report["filter_update"] == "head"
+    difference = np.abs(filtered.rgb.astype(int) - expected["filtered"])
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.01
+    assert np.any(expected["filtered"] != expected["plain"])
+
+
 def test_version_1_streams_still_decode_and_a_version_without_weights_warns(sample, monkeypatch):
     """Version 1 streams (no update in ATTR) decode with msgat_v1; a version whose weights
     are not installed decodes unfiltered, with a warning; unknown versions are refused."""
@@ -280,9 +300,9 @@ def test_version_1_streams_still_decode_and_a_version_without_weights_warns(samp
     assert report["postfilter"] == "none"
     np.testing.assert_array_equal(decoded.rgb, plain.rgb)
     future = dataclasses.replace(
-        container, header=dataclasses.replace(header, version=4).to_bytes()
+        container, header=dataclasses.replace(header, version=5).to_bytes()
     )
-    with pytest.raises(BitstreamError, match="version 4"):
+    with pytest.raises(BitstreamError, match="version 5"):
         plugin.decode(future)
     with pytest.raises(InputError):
         plugin.encode(sample, filter_adapt="maybe")

@@ -13,7 +13,13 @@ from nmc.pointcloud.msgat.adapt import adapt, psnr_gain
 from nmc.pointcloud.msgat.config import ModelConfig, PatchConfig
 from nmc.pointcloud.msgat.gating import StepGating
 from nmc.pointcloud.msgat.model import MSGAT
-from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update, write_filter_update
+from nmc.pointcloud.msgat.update import (
+    ChannelUpdate,
+    FilterUpdate,
+    exp_golomb_bits,
+    read_filter_update,
+    write_filter_update,
+)
 
 SMALL = ModelConfig(channels=8, cheb_k=2, cheb_layers=1, knn=4, heads=2)
 
@@ -53,9 +59,51 @@ def test_updates_round_trip_exactly():
     assert payload == bytes([1, 16, 64, 0]) and rebuilt.strength == (0.5, 2.0, 0.0)
     assert read_filter_update(payload, ref) == rebuilt
     assert read_filter_update(b"", ref).kind == "shipped"
-    for bad in (bytes([3]), bytes([1, 65, 0, 0]), bytes([1, 2]), bytes([2, 9, 9])):
+    for bad in (bytes([4]), bytes([1, 65, 0, 0]), bytes([1, 2]), bytes([2, 9, 9])):
         with pytest.raises(BitstreamError):
             read_filter_update(bad, ref)
+
+
+def test_per_channel_updates_round_trip_exactly():
+    """Kind 3: each channel off, gated, at a strength or with a new head row; the rows are
+    rebuilt bit-exactly, channels without a row keep the shipped one, damage is refused."""
+    filt = _filter(head_std=0.3)
+    ref = filt.reference
+    row = (5, -1, 0, 0, 2, 0, 0, -300, 1)  # C = 8 weights, then the bias
+    channels = (
+        ChannelUpdate("head", exponent=6, levels=row),
+        ChannelUpdate("off"),
+        ChannelUpdate("strength", level=40),
+    )
+    payload, rebuilt = write_filter_update(FilterUpdate(channels=channels), ref)
+    # kind, modes (head=3, off=0, strength=2 -> 0b100011), exponent, level, then the codes
+    assert payload[:4] == bytes([3, 0b100011, 6, 40])
+    assert len(payload) == 4 + -(-exp_golomb_bits(np.array(row)) // 8)
+    back = read_filter_update(payload, ref)
+    assert back.kind == "channels" and back.channels == channels
+    for a, b in zip(back.head, rebuilt.head):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    expected = ref["head.weight"][0] + torch.tensor(row[:-1], dtype=torch.float32) / 64
+    torch.testing.assert_close(back.head[0][0], expected, rtol=0, atol=0)
+    torch.testing.assert_close(back.head[1][0], ref["head.bias"][0] + 1 / 64, rtol=0, atol=0)
+    torch.testing.assert_close(back.head[0][1:], ref["head.weight"][1:], rtol=0, atol=0)
+    gated = np.full((2, 3), 0.25, np.float32)
+    assert np.all(back.strengths(gated) == [1.0, 0.0, 1.25])
+    mixed = (ChannelUpdate("gated"), ChannelUpdate("gated"), ChannelUpdate("off"))
+    assert np.all(FilterUpdate(channels=mixed).strengths(gated) == [0.25, 0.25, 0.0])
+    damaged = (
+        bytes([3, 0b11000000]),  # top bits of the modes byte
+        bytes([3, 0b10, 65]),  # strength level above 64
+        bytes([3, 0b11, 25, 0xFF, 0xFF]),  # head exponent above 24
+        payload[:-1],  # a truncated row
+        payload + b"\x00",  # a byte after the rows
+        bytes([3, 0b11, 0]) + b"\xff\xff",  # a row of 9 zeros-as-ones then set padding
+    )
+    for bad in damaged:
+        with pytest.raises(BitstreamError):
+            read_filter_update(bad, ref)
+    with pytest.raises(ValueError):
+        ChannelUpdate("strength", level=65)
 
 
 def test_strengths_replace_the_gating_and_a_head_runs_at_full_strength():
@@ -81,11 +129,32 @@ def test_a_refitted_head_pays_when_the_rate_is_large():
     xyz, original, decoded, step = _coded_surface()
     filt = _filter(seed=1)
     rich = adapt(filt, xyz, original, decoded, step, 10**7)
-    assert rich.kind == "head" and rich.gain_db["yuv"] > 0.05
+    assert rich.kind == "channels" and rich.gain_db["yuv"] > 0.05
     update = read_filter_update(rich.payload, filt.reference)
     out = filt.apply(xyz, decoded, step, update=update)
     gain = psnr_gain(original, decoded, out)
     assert abs(np.array([6, 1, 1]) @ gain / 8 - rich.gain_db["yuv"]) < 1e-9
     poor = adapt(filt, xyz, original, decoded, step, 5)
     assert poor.kind == "none"
-    assert poor.candidates["head"]["score"] < 0 < poor.candidates["head"]["gain_db"]["yuv"]
+    assert poor.candidates["channels"]["score"] < 0
+
+
+def test_a_channel_the_shipped_head_harms_is_switched_off_alone():
+    """A shipped head whose Cr row only adds noise while its luma row helps: the per-channel
+    update keeps luma filtered and does not filter Cr the shipped way, which scores better
+    than filtering every channel the shipped way."""
+    xyz, original, decoded, step = _coded_surface()
+    filt = _filter(seed=2)
+    with torch.no_grad():
+        fitted = adapt(filt, xyz, original, decoded, step, 10**7, kinds=("channels",))
+        luma = read_filter_update(fitted.payload, filt.reference).head
+        filt.model.head.weight[0] = luma[0][0]
+        filt.model.head.bias[0] = luma[1][0]
+        filt.model.head.weight[2].normal_(std=3.0)
+    filt = PostFilter(filt.model, StepGating.full(), filt.patches)
+    shipped = adapt(filt, xyz, original, decoded, step, 10**5, kinds=("shipped",))
+    choice = adapt(filt, xyz, original, decoded, step, 10**5, kinds=("channels",))
+    assert shipped.candidates["shipped"]["gain_db"]["v"] < 0 < choice.gain_db["y"]
+    channels = read_filter_update(choice.payload, filt.reference).channels
+    assert channels[2].mode != "gated" and choice.gain_db["v"] >= -0.01
+    assert choice.candidates["channels"]["score"] > shipped.candidates["shipped"]["score"]

@@ -23,8 +23,13 @@ from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
-STREAM_VERSION = 3
-STREAM_WEIGHTS = {1: "msgat_v1.pt", 2: "msgat_v2.pt", STREAM_VERSION: "msgat_v3.pt"}
+STREAM_VERSION = 4
+STREAM_WEIGHTS = {
+    1: "msgat_v1.pt",
+    2: "msgat_v2.pt",
+    3: "msgat_v3.pt",
+    STREAM_VERSION: "msgat_v3.pt",
+}
 DEFAULT_WEIGHTS = MODELS_DIR / STREAM_WEIGHTS[STREAM_VERSION]
 
 
@@ -173,7 +178,8 @@ class PostFilter:
 
 
 def load_default() -> PostFilter | None:
-    """The filter of new streams (``nmc/models/msgat_v3.pt``), or None if not installed."""
+    """The filter of new streams (``STREAM_WEIGHTS[STREAM_VERSION]``), or None if not
+    installed."""
     return load_for_stream(STREAM_VERSION)
 
 

@@ -1,20 +1,27 @@
 """A stream's per-cloud update of the shipped MS-GAT filter, and its bytes.
 
 The encoder has the original colours, so it can tune the shipped filter to the cloud it
-codes (:mod:`nmc.pointcloud.msgat.adapt`) and send the result in the attribute chunk. Three
+codes (:mod:`nmc.pointcloud.msgat.adapt`) and send the result in the attribute chunk. Four
 kinds, by payload (``docs/pointcloud.md``):
 
 - empty: the shipped filter with its shipped per-step gating;
 - ``kind:u8 = 1, k:u8 × 3``: per-channel strengths ``k / 32`` (0..2) replacing the gating;
 - ``kind:u8 = 2``, then a weight-update payload (:func:`nmc.weights.encode_update`) of
   ``head.weight`` and ``head.bias`` against the shipped weights: a new linear head, applied
-  at full strength.
+  at full strength (written by the version-3 encoder);
+- ``kind:u8 = 3`` (version 4 on), per channel one of off / shipped gating / strength
+  ``k / 32`` / a new head row coded as signed Exp-Golomb steps of ``2^-e`` from the shipped
+  row: ``modes:u8`` (2 bits per channel, Y in the low bits), then per channel in order
+  ``k:u8`` (strength) or ``e:u8`` (head), then the rows' integers as one bit string (MSB
+  first, zero-padded to a byte). The header costs 2-5 bytes where the weight-update
+  payload of kind 2 costs about 30, and a zero costs one bit.
 
 The decoder rebuilds the head exactly as the encoder did (integers times float32 steps).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +29,55 @@ import torch
 
 from nmc.bitstream import FieldReader, FieldWriter
 from nmc.errors import BitstreamError, InputError
-from nmc.pointcloud.postfilter import HEAD_UPDATE, SCALARS_UPDATE
+from nmc.pointcloud.postfilter import CHANNELS_UPDATE, HEAD_UPDATE, SCALARS_UPDATE
 from nmc.weights import decode_update, encode_update
 
 STRENGTH_UNIT = 32  # strengths are k / 32
 MAX_STRENGTH_LEVEL = 64  # so at most 2
 HEAD_TENSORS = ("head.weight", "head.bias")
+CHANNEL_MODES = ("off", "gated", "strength", "head")
+MAX_HEAD_EXPONENT = 24  # head steps 2^0 .. 2^-24
+_MAX_PREFIX = 31  # Exp-Golomb prefixes longer than this are refused (|q| < 2^31)
+
+
+@dataclass(frozen=True)
+class ChannelUpdate:
+    """How a per-channel update (kind 3) filters one colour channel (Y, Cb or Cr).
+
+    Attributes:
+        mode: ``"off"`` (unfiltered), ``"gated"`` (shipped head and gating), ``"strength"``
+            (shipped head at strength ``level / 32``) or ``"head"`` (a new head row at
+            strength 1).
+        level: strength level 0..64 (mode ``"strength"``).
+        exponent: the head row's step is ``2^-exponent`` (mode ``"head"``), 0..24.
+        levels: the head row's change from the shipped row in steps, ``C + 1`` integers
+            (the C weights, then the bias; mode ``"head"``).
+    """
+
+    mode: str
+    level: int = 0
+    exponent: int = 0
+    levels: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in CHANNEL_MODES:
+            raise ValueError(f"mode {self.mode!r} is not one of {CHANNEL_MODES}")
+        if not 0 <= self.level <= MAX_STRENGTH_LEVEL:
+            raise ValueError(f"strength level {self.level} outside 0..{MAX_STRENGTH_LEVEL}")
+        if not 0 <= self.exponent <= MAX_HEAD_EXPONENT:
+            raise ValueError(f"head exponent {self.exponent} outside 0..{MAX_HEAD_EXPONENT}")
+        if any(abs(int(q)) >= 1 << _MAX_PREFIX for q in self.levels):
+            raise ValueError(f"head levels must be below 2^{_MAX_PREFIX} in magnitude")
+
+    @property
+    def strength(self) -> float | None:
+        """Strength of this channel's residual, None for the shipped gating."""
+        return {"off": 0.0, "gated": None, "head": 1.0}.get(self.mode, self.level / STRENGTH_UNIT)
+
+    @property
+    def step(self) -> float:
+        """Quantization step of the head row's change (mode ``"head"``)."""
+        return 2.0**-self.exponent
 
 
 @dataclass(frozen=True)
@@ -37,20 +87,31 @@ class FilterUpdate:
     Attributes:
         strength: per-channel (Y, Cb, Cr) strengths replacing the shipped gating, or None.
         head: ``(weight [3, C], bias [3])`` float32 replacing the shipped head, or None.
+        channels: a per-channel update (kind 3), or None; :func:`channels_update` fills
+            ``head`` from it (the shipped rows where a channel keeps the shipped head).
     """
 
     strength: tuple[float, float, float] | None = None
     head: tuple[torch.Tensor, torch.Tensor] | None = None
+    channels: tuple[ChannelUpdate, ...] | None = None
 
     @property
     def kind(self) -> str:
-        """``"shipped"``, ``"scalars"`` or ``"head"``."""
+        """``"shipped"``, ``"scalars"``, ``"head"`` or ``"channels"``."""
+        if self.channels is not None:
+            return "channels"
         if self.head is not None:
             return "head"
         return "scalars" if self.strength is not None else "shipped"
 
     def strengths(self, gated: np.ndarray) -> np.ndarray:
         """Per-point strengths ``[N, 3]`` float32 given the shipped gating's ``gated``."""
+        if self.channels is not None:
+            out = np.array(gated, dtype=np.float32, copy=True)
+            for c, channel in enumerate(self.channels):
+                if channel.strength is not None:
+                    out[:, c] = channel.strength
+            return out
         if self.head is not None:
             return np.ones_like(gated)
         if self.strength is not None:
@@ -68,6 +129,8 @@ def write_filter_update(
         reference: the shipped model's state_dict (the decoder holds the same).
         head_step: quantization step of the head's change from the shipped head.
     """
+    if update.channels is not None:
+        return _write_channels(update.channels), channels_update(update.channels, reference)
     if update.head is not None:
         weight, bias = (t.detach().float().contiguous() for t in update.head)
         raise_if_bad_head(weight, bias, reference)
@@ -108,6 +171,8 @@ def read_filter_update(payload: bytes, reference: dict[str, torch.Tensor]) -> Fi
         if sorted(tensors) != sorted(HEAD_TENSORS):
             raise BitstreamError(f"MS-GAT filter update: expected the head, got {sorted(tensors)}")
         return FilterUpdate(head=(tensors[HEAD_TENSORS[0]], tensors[HEAD_TENSORS[1]]))
+    if kind == CHANNELS_UPDATE:
+        return channels_update(_read_channels(src, reference), reference)
     raise BitstreamError(f"MS-GAT filter update: unknown kind {kind}")
 
 
@@ -118,3 +183,100 @@ def raise_if_bad_head(
     want = (reference[HEAD_TENSORS[0]].shape, reference[HEAD_TENSORS[1]].shape)
     if (weight.shape, bias.shape) != want:
         raise ValueError(f"head of shapes {weight.shape}, {bias.shape}; expected {want}")
+
+
+def channels_update(
+    channels: Sequence[ChannelUpdate], reference: dict[str, torch.Tensor]
+) -> FilterUpdate:
+    """The :class:`FilterUpdate` of a per-channel update, its head rebuilt as the decoder does.
+
+    A head row is ``shipped_row + levels * step`` in float32; channels without a new row keep
+    the shipped row (their residual is the shipped one, at their strength).
+
+    Raises:
+        ValueError: not 3 channels, or a head row of the wrong length.
+    """
+    channels = tuple(channels)
+    if len(channels) != 3:
+        raise ValueError(f"a per-channel update has 3 channels, got {len(channels)}")
+    shipped = torch.cat([reference[HEAD_TENSORS[0]], reference[HEAD_TENSORS[1]][:, None]], dim=1)
+    rows = shipped.detach().float().clone()
+    for c, channel in enumerate(channels):
+        if channel.mode != "head":
+            continue
+        if len(channel.levels) != rows.shape[1]:
+            raise ValueError(f"head row of {len(channel.levels)} values; expected {rows.shape[1]}")
+        levels = torch.tensor(channel.levels, dtype=torch.float32)
+        rows[c] = rows[c] + levels * torch.tensor(channel.step, dtype=torch.float32)
+    head = (rows[:, :-1].contiguous(), rows[:, -1].contiguous())
+    return FilterUpdate(head=head, channels=channels)
+
+
+def exp_golomb_bits(levels: np.ndarray) -> int:
+    """Bits of the signed order-0 Exp-Golomb codes of integer ``levels`` (any shape)."""
+    z = _zigzag(np.asarray(levels, dtype=np.int64).ravel())
+    return int((2 * _bit_length(z + 1) - 1).sum())
+
+
+def _zigzag(q: np.ndarray) -> np.ndarray:
+    return np.where(q > 0, 2 * q - 1, -2 * q)
+
+
+def _bit_length(v: np.ndarray) -> np.ndarray:
+    return np.array([int(x).bit_length() for x in v.tolist()], dtype=np.int64)
+
+
+def _write_channels(channels: Sequence[ChannelUpdate]) -> bytes:
+    out = FieldWriter().u8(CHANNELS_UPDATE)
+    out.u8(sum(CHANNEL_MODES.index(ch.mode) << (2 * c) for c, ch in enumerate(channels)))
+    bits: list[str] = []
+    for channel in channels:
+        if channel.mode == "strength":
+            out.u8(channel.level)
+        elif channel.mode == "head":
+            out.u8(channel.exponent)
+            for z in _zigzag(np.asarray(channel.levels, dtype=np.int64)).tolist():
+                code = bin(z + 1)[2:]
+                bits.append("0" * (len(code) - 1) + code)
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return out.getvalue() + int(text, 2).to_bytes(len(text) // 8, "big") if text else out.getvalue()
+
+
+def _read_channels(src: FieldReader, reference: dict[str, torch.Tensor]) -> list[ChannelUpdate]:
+    modes = src.u8()
+    if modes >> 6:
+        raise BitstreamError(f"{src.what}: channel modes byte {modes} uses its top bits")
+    kinds = [CHANNEL_MODES[(modes >> (2 * c)) & 3] for c in range(3)]
+    params = []
+    for kind in kinds:
+        value = src.u8() if kind in ("strength", "head") else 0
+        limit = MAX_STRENGTH_LEVEL if kind == "strength" else MAX_HEAD_EXPONENT
+        if value > limit:
+            raise BitstreamError(f"{src.what}: {kind} value {value} > {limit}")
+        params.append(value)
+    width = reference[HEAD_TENSORS[0]].shape[1] + 1
+    count = width * kinds.count("head")
+    data = src.raw(src.remaining)
+    text = "".join(f"{byte:08b}" for byte in data)
+    values, pos = [], 0
+    for _ in range(count):
+        zeros = 0
+        while pos + zeros < len(text) and text[pos + zeros] == "0":
+            zeros += 1
+        if zeros > _MAX_PREFIX or pos + 2 * zeros + 1 > len(text):
+            raise BitstreamError(f"{src.what}: truncated or invalid Exp-Golomb code")
+        z = int(text[pos + zeros : pos + 2 * zeros + 1], 2) - 1
+        pos += 2 * zeros + 1
+        values.append((z + 1) // 2 if z % 2 else -(z // 2))
+    if len(text) - pos >= 8 or "1" in text[pos:]:
+        raise BitstreamError(f"{src.what}: {len(text) - pos} bits after the head rows")
+    channels, start = [], 0
+    for kind, value in zip(kinds, params):
+        if kind == "head":
+            row = tuple(values[start : start + width])
+            start += width
+            channels.append(ChannelUpdate(kind, exponent=value, levels=row))
+        else:
+            channels.append(ChannelUpdate(kind, level=value if kind == "strength" else 0))
+    return channels
