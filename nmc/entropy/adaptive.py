@@ -134,6 +134,14 @@ class ContextState:
             self._models[model.name] = _Statistics(model)
         return self._models[model.name]
 
+    def copy(self) -> ContextState:
+        """An independent copy: coding from it leaves these statistics as they are."""
+        out = ContextState()
+        for name, stats in self._models.items():
+            twin = out._models[name] = _Statistics(stats.model)
+            twin.counts[:], twin.family[:] = stats.counts, stats.family
+        return out
+
 
 def _blocks(model: ContextModel, count: int) -> list[tuple[int, int]]:
     """Block bounds of a pass: ``first_block`` symbols, then doubling up to ``last_block``.

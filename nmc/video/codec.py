@@ -45,6 +45,7 @@ OPTIONS = {
     "steps": "Adam steps per P frame (default: preset's, 100 for medium)",
     "intra_steps": "Adam steps of the first I frame (default: preset's, 1500 for medium)",
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
+    "inter_lam": "P frames' rate weight as a multiple of lambda (default 4)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
     "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
     "frames": "number of frames to encode / to decode (default: all)",
@@ -55,7 +56,7 @@ OPTIONS = {
     "device": "cpu or cuda",
 }
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "motion", "prior", "frames", "start", "fps", "seed", "threads", "device",
+           "inter_lam", "motion", "prior", "frames", "start", "fps", "seed", "threads", "device",
            "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads"}

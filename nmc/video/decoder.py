@@ -96,14 +96,14 @@ class VideoDecoder:
                 state = decode_intra(self.header.spec, *parse_intra(body, index), networks)
                 on_device = {n: t.to(self.device) for n, t in state.items()}
                 planes = render(self._model, on_device)
-                vectors = zero_vectors(self.height, self.width)
+                vectors, statistics = zero_vectors(self.height, self.width), None
             else:
                 assert reference is not None
                 result = decode_predicted(self._cpu_model, reference, body)
-                state, vectors = result.state, result.vectors
+                state, vectors, statistics = result.state, result.vectors, result.motion_statistics
                 planes = from_grid(result.frame, self.height, self.width)
             residual = None if self._prior is None else self._prior.residual_context
-            return planes, Reference(to_grid(*planes), vectors, state, residual)
+            return planes, Reference(to_grid(*planes), vectors, state, residual, statistics)
         except BitstreamError:
             raise
         except (NmcError, KeyError, RuntimeError, ValueError, OverflowError) as exc:

@@ -163,7 +163,8 @@ def _encode(
     weight_step = 2.0**-8
     intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05)
     warm = FitSettings(config.warm_steps, config.lr / 4, config.lam, weight_step)
-    update = FitSettings(config.steps, config.update_lr, config.lam, config.update_step)
+    inter_lam = config.lam * config.inter_lam
+    update = FitSettings(config.steps, config.update_lr, inter_lam, config.update_step)
 
     coded: list[tuple[str, bytes]] = []
     frames: list[dict[str, Any]] = []
@@ -202,20 +203,20 @@ def _encode(
             parts["latents"] += 8 * len(latents)
             body = intra_payload(networks, latents)
             planes = render(viewer, decoded)
-            vectors = zero_vectors(video.height, video.width)
+            vectors, statistics = zero_vectors(video.height, video.width), None
         else:
             moved = fit_predicted(model, reference.to(device), target, weights, update,
                                   config.update_step, config.motion)  # fmt: skip
             payload, result = code_predicted(viewer, reference, moved, target, weights,
-                                             config.lam, config.update_step)  # fmt: skip
+                                             inter_lam, config.update_step)  # fmt: skip
             for part, bits in result.bits.items():
                 parts[part] += bits
             fitted = {n: reference.state[n] + t.cpu() for n, t in moved[2].items()}
             decoded = {**result.state, **level_state(result.latents)}
             body = payload
             planes = from_grid(result.frame, video.height, video.width)
-            vectors = result.vectors
-        reference = Reference(to_grid(*planes), vectors, decoded, residual_context)
+            vectors, statistics = result.vectors, result.motion_statistics
+        reference = Reference(to_grid(*planes), vectors, decoded, residual_context, statistics)
         if on_frame is not None:
             on_frame(
                 FrameTrace(

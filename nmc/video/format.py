@@ -2,7 +2,7 @@
 
 Codec header (little-endian; ``uv`` = uvarint)::
 
-    version:u8 = 3
+    version:u8 = 4
     width:uv  height:uv  fps_num:uv  fps_den:uv  frames:uv  gop:uv
     family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
@@ -23,8 +23,9 @@ follow it::
 so a frame costs one or two bytes of framing (a chunk per frame cost 15: kind, length, CRC,
 index), and a reader still seeks to any I frame without decoding what precedes it. I-frame
 network weights are coded relative to the prior the header names. Versions 1 and 2 (a chunk
-per frame, no prior) are refused with a :class:`BitstreamError` that names the version this nmc
-reads.
+per frame, no prior) and 3 (P-frame motion coded with one Laplace scale per frame instead of
+adaptive contexts carried through the group) are refused with a :class:`BitstreamError` that
+names the version this nmc reads.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from nmc.errors import BitstreamError
 from nmc.video.frame_model import FrameSpec
 from nmc.video.prior import PRIOR_NAMES
 
-HEADER_VERSION = 3
+HEADER_VERSION = 4
 INTRA, PREDICTED = "IFRM", "PFRM"
 FRAMES = "FRMS"
 _MAX_SIDE = 1 << 15
@@ -76,7 +77,8 @@ class VideoHeader:
         if version != HEADER_VERSION:
             raise BitstreamError(
                 f"video codec header version {version} is not supported: this nmc reads "
-                f"version {HEADER_VERSION} (latent-grid frames in groups); re-encode the source"
+                f"version {HEADER_VERSION} (latent-grid frames in groups, context-coded motion); "
+                "re-encode the source"
             )
         width = src.bounded_uvarint(_MAX_SIDE, "width")
         height = src.bounded_uvarint(_MAX_SIDE, "height")

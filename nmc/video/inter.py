@@ -22,12 +22,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch.func import functional_call
 
 from nmc.bitstream import FieldReader, FieldWriter
-from nmc.entropy.laplace import decode_groups, encode_groups
+from nmc.entropy.adaptive import ContextState
 from nmc.errors import BitstreamError
 from nmc.media import chroma_size
 from nmc.video.context import ContextModel
@@ -45,6 +44,7 @@ from nmc.video.motion import (
     spatial_prediction,
     warp,
 )
+from nmc.video.motion_coder import decode_motion, encode_motion
 from nmc.video.render import torch_threads
 from nmc.weights import decode_update, encode_update, laplace_rate_bits
 
@@ -60,18 +60,26 @@ class Reference:
     8-bit samples, ``value / 255 - 0.5``), its motion vectors (int64 ``[rows, cols, 2]``,
     quarter pixels), the group's I-frame state (synthesis and context weights) and the
     ``context.*`` tensors of the residual latents' context model (the shipped prior's,
-    :mod:`nmc.video.prior`; None: the I frame's context model)."""
+    :mod:`nmc.video.prior`; None: the I frame's context model) and the motion coder's
+    statistics left by the group's previous P frames (:mod:`nmc.video.motion_coder`; None:
+    fresh, after an I frame). Nothing here is mutated: coding starts from a copy."""
 
     frame: torch.Tensor
     vectors: torch.Tensor
     state: Mapping[str, torch.Tensor]
     residual_context: Mapping[str, torch.Tensor] | None = None
+    motion_statistics: ContextState | None = None
 
     def to(self, device: torch.device) -> Reference:
         """The same reference with every tensor on ``device``."""
         move = lambda state: {n: t.to(device) for n, t in state.items()}  # noqa: E731
         residual = None if self.residual_context is None else move(self.residual_context)
-        return Reference(self.frame.to(device), self.vectors.to(device), move(self.state), residual)
+        return Reference(self.frame.to(device), self.vectors.to(device), move(self.state),
+                         residual, self.motion_statistics)  # fmt: skip
+
+    def fresh_motion_statistics(self) -> ContextState:
+        """A copy of :attr:`motion_statistics` to code this frame's motion from."""
+        return ContextState() if self.motion_statistics is None else self.motion_statistics.copy()
 
     def residual_state(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
         """``state`` with its ``context.*`` tensors replaced by the residual context model's."""
@@ -81,14 +89,16 @@ class Reference:
 @dataclass(frozen=True)
 class Predicted:
     """A decoded P frame: vectors, residual latents (integer-valued), the synthesis and context
-    state it used, its rendering ``[6, Hc, Wc]`` (float, before rounding) and its bits per part
-    (``motion``, ``weights``, ``residual``)."""
+    state it used, its rendering ``[6, Hc, Wc]`` (float, before rounding), its bits per part
+    (``motion``, ``weights``, ``residual``) and the motion coder's statistics after it (the
+    next P frame's :attr:`Reference.motion_statistics`)."""
 
     vectors: torch.Tensor
     latents: list[torch.Tensor]
     state: State
     frame: torch.Tensor
     bits: dict[str, int]
+    motion_statistics: ContextState
 
 
 def zero_vectors(height: int, width: int) -> torch.Tensor:
@@ -285,9 +295,10 @@ def _payload(
     """The P-frame payload::
 
     flags:u8   1 motion, 2 residual, 4 weights, 8 motion against the spatial median
-    motion:blob    (flag 1) encode_groups of the vectors' x and y differences to the
-                   previous frame's vectors, or (flag 8) to the median of this frame's left,
-                   top and top-right vectors (nmc.video.motion.spatial_prediction)
+    motion:blob    (flag 1) the vectors' differences to the previous frame's vectors, or
+                   (flag 8) to the median of this frame's left, top and top-right vectors
+                   (nmc.video.motion.spatial_prediction), coded by nmc.video.motion_coder
+                   with the statistics the group's previous P frames left
     weights:blob   (flag 4) encode_update of the synthesis weights
     levels:u8  latents:rest   (flag 2) mask of the residual levels present, their stream
     """
@@ -301,7 +312,7 @@ def _payload(
         origin = reference.vectors[0, 0]
         spatial = parts[_MOTION] - spatial_prediction(parts[_MOTION], origin)
         motion, spatial_motion = (
-            encode_groups([d[..., 0].numpy(), d[..., 1].numpy()]) for d in (step, spatial)
+            encode_motion(d.numpy(), reference.fresh_motion_statistics()) for d in (step, spatial)
         )
         if len(spatial_motion) < len(motion):
             motion, flags = spatial_motion, flags | _SPATIAL
@@ -344,10 +355,9 @@ def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) ->
     it); damaged data raises :class:`BitstreamError`."""
     flags, motion, update, rest = _split(payload)
     vectors = reference.vectors
+    statistics = reference.fresh_motion_statistics()
     if flags & _MOTION:
-        rows, cols = vectors.shape[:2]
-        dx, dy = decode_groups(motion, [rows * cols] * 2, "P frame motion")
-        step = torch.from_numpy(np.stack([dx, dy], axis=-1).reshape(rows, cols, 2))
+        step = torch.from_numpy(decode_motion(motion, *vectors.shape[:2], statistics))
         if flags & _SPATIAL:
             if step.abs().max() > 4 * MAX_VECTOR:  # keeps the rebuilt sums bounded
                 raise BitstreamError("P frame motion: a vector is out of range (damaged data)")
@@ -378,7 +388,7 @@ def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) ->
     with torch_threads(1), torch.no_grad():
         frame = render_predicted(model, reference, vectors, latents, state)
     bits = {"motion": 8 * len(motion), "weights": 8 * len(update), "residual": 8 * len(rest)}
-    return Predicted(vectors, latents, state, frame, bits)
+    return Predicted(vectors, latents, state, frame, bits, statistics)
 
 
 SCENE_CUT_SHARE = 0.5

@@ -45,10 +45,10 @@ def test_damaged_headers_raise_bitstream_error_only():
             VideoHeader.from_bytes(bytes(damaged))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
-    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 3"):
+    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 4"):
         VideoHeader.from_bytes(old)
 
 
@@ -82,3 +82,6 @@ def test_quality_ladder_presets_and_overrides():
         config_for("conv", 3, gop=0)
     with pytest.raises(InputError, match="preset"):
         config_for("conv", 3, preset="placebo")
+    assert config_for("conv", 3, inter_lam=2.0).quality == 0
+    with pytest.raises(InputError, match="inter_lam"):
+        config_for("conv", 3, inter_lam=0.0)

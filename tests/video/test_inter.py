@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError
@@ -20,9 +21,9 @@ from nmc.video import VideoDecoder, decode, encode
 from nmc.video.format import PREDICTED, pack_frames, unpack_frames
 from nmc.video.inter import Reference, prune_vectors
 from nmc.video.motion import (
+    blend_fields,
     block_grid,
     block_search,
-    dense_field,
     from_spatial_residual,
     spatial_prediction,
     warp,
@@ -53,11 +54,33 @@ def test_block_search_finds_a_pan_and_warp_follows_it(clip):
     inner = vectors[:-1, 1:-1]  # np.roll wraps the left column around; the last row and
     # column of blocks reach into the even padding
     assert torch.all(inner[..., 0] == -8) and torch.all(inner[..., 1] == 0)  # -2 px in 1/4 px
-    field = dense_field(vectors.float(), (38, 52))
-    assert field.shape == (2, 38, 52)
+    blend = blend_fields(vectors.float(), (38, 52))
+    assert [field.shape for field, _ in blend] == [(2, 38, 52)] * 4
+    assert torch.allclose(sum(weight for _, weight in blend), torch.ones(38, 52))
     predicted = warp(ref, vectors.float())
     error = (predicted - tgt)[:4, :, 2:].abs().mean()
     assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
+
+
+def test_overlapped_warp_is_a_translation_where_the_blocks_agree():
+    """One vector for all blocks: exactly a translation; one block moving against still
+    neighbours: its centre moves with it and its neighbours' far sides stay put."""
+    frame = torch.rand(6, 40, 48)  # luma 80 x 96: 5 x 6 blocks
+    vectors = torch.zeros(5, 6, 2)
+    vectors[..., 0] = 6.0  # 1.5 px right
+    single = torch.zeros(1, 1, 2) + vectors[0, 0]
+    assert torch.allclose(warp(frame, vectors), warp(frame, single), atol=1e-6)
+    moving = torch.zeros(5, 6, 2)
+    moving[2, 2] = torch.tensor([8.0, -4.0])  # block (2, 2): centre between luma pixels 39, 40
+    luma, luma_moved, luma_still = (
+        F.pixel_shuffle(warp(frame, v)[None, :4], 2)[0, 0]
+        for v in (moving, moving[2:3, 2:3], torch.zeros(1, 1, 2))
+    )
+    centre = (slice(39, 41), slice(39, 41))  # 94 % the moving block's translation
+    miss, gap = (luma[centre] - luma_moved[centre]).abs(), (luma_still - luma_moved)[centre].abs()
+    assert torch.all(miss <= 0.07 * gap + 1e-6)
+    assert torch.allclose(luma[:24], luma_still[:24], atol=1e-6)  # beyond the seams: still
+    assert torch.allclose(luma[:, 56:], luma_still[:, 56:], atol=1e-6)
 
 
 def test_pruning_keeps_steps_that_pay_and_drops_those_that_do_not(clip):

@@ -1,0 +1,133 @@
+"""Entropy coding of a P frame's motion differences with adaptive binary contexts.
+
+The values are int64 ``[rows, cols, 2]`` (x, y; quarter pixels): a frame's vectors minus
+their prediction (the previous frame's vectors or the spatial median,
+:mod:`nmc.video.motion`). Each component is binarized as *non-zero* flag, sign, and
+``|v| - 1`` in order-0 Exp-Golomb (:mod:`nmc.entropy.binarize`), every bin coded with
+:mod:`nmc.entropy.adaptive`. The statistics carry over from one P frame to the next within a
+group (the caller passes them in and keeps what comes back), so a clip's typical steps —
+mostly zero, quarter-pixel jitter, whole pixels — are learnt once per group instead of being
+described by a scale per frame.
+
+Contexts (all from already decoded values, so each pass decodes in one call):
+
+* non-zero flags go in two checkerboard passes per component, x then y: blocks with even
+  ``row + col`` first (one context), then the others, whose context counts the non-zero
+  values among their four decoded neighbours (0..4); y's flags also know whether the same
+  block's x is non-zero (when one component of a vector changes the other often does);
+* signs: one context per component;
+* Exp-Golomb prefix flags: component x position (capped); suffix bits: component x prefix
+  length (capped) x bit position (capped) — whole-pixel steps (4, 8 quarter pixels) end in
+  zero bits, which these contexts learn.
+
+Bits per value versus the per-frame Laplace code this replaces are in docs/video.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
+from nmc.entropy.binarize import decode_exp_golomb, encode_exp_golomb
+
+_NEIGHBOUR_CLASSES = 6  # anchors, then 0..4 non-zero neighbours
+_PREFIX_POSITIONS = 5
+_SUFFIX_LENGTHS, _SUFFIX_BITS = 4, 4
+# |v| - 1 < 2**12 covers every vector step (|step| <= 2 * 256 quarter pixels)
+MAX_PREFIX = 12
+_MODEL = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
+NONZERO = ContextModel("motion non-zero", 2 * 2 * _NEIGHBOUR_CLASSES, **_MODEL)
+SIGN = ContextModel("motion sign", 2, **_MODEL)
+PREFIX = ContextModel("motion prefix", 2 * _PREFIX_POSITIONS, **_MODEL)
+SUFFIX = ContextModel("motion suffix", 2 * _SUFFIX_LENGTHS * _SUFFIX_BITS, **_MODEL)
+
+
+def _anchors(rows: int, cols: int) -> np.ndarray:
+    """bool ``[rows, cols]``: the first checkerboard pass (even ``row + col``)."""
+    r, c = np.indices((rows, cols))
+    return (r + c) % 2 == 0
+
+
+def _neighbour_counts(nonzero: np.ndarray) -> np.ndarray:
+    """int64 ``[rows, cols]``: non-zero values among each block's 4 neighbours."""
+    padded = np.pad(nonzero.astype(np.int64), 1)
+    return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+
+
+def _flag_passes(rows: int, cols: int):
+    """The two checkerboard passes: bool masks ``[rows, cols]``, anchors first."""
+    anchors = _anchors(rows, cols)
+    return anchors, ~anchors
+
+
+def _flag_contexts(
+    component: int, mask: np.ndarray, anchors: np.ndarray, known: np.ndarray, x_nonzero: np.ndarray
+) -> np.ndarray:
+    """Contexts of the non-zero flags of ``component`` at ``mask`` (anchors: class 0; others:
+    1 + their decoded non-zero neighbours in ``known``)."""
+    neighbour = np.where(anchors, 0, 1 + _neighbour_counts(known))
+    base = (2 * component + x_nonzero.astype(np.int64)) * _NEIGHBOUR_CLASSES
+    return (base + neighbour)[mask]
+
+
+def _prefix(component: np.ndarray):
+    return (
+        PREFIX,
+        lambda alive, j: component[alive] * _PREFIX_POSITIONS + min(j, _PREFIX_POSITIONS - 1),
+    )
+
+
+def _suffix(component: np.ndarray):
+    def contexts(chosen: np.ndarray, length: np.ndarray, bit: int) -> np.ndarray:
+        cell = (np.minimum(length, _SUFFIX_LENGTHS) - 1) * _SUFFIX_BITS + min(bit, _SUFFIX_BITS - 1)
+        return component[chosen] * _SUFFIX_LENGTHS * _SUFFIX_BITS + cell
+
+    return SUFFIX, contexts
+
+
+def encode_motion(values: np.ndarray, state: ContextState) -> bytes:
+    """One rANS stream of int64 ``values`` ``[rows, cols, 2]``; ``state`` (updated in place)
+    holds the statistics the previous P frames of the group left."""
+    values = np.asarray(values, dtype=np.int64)
+    rows, cols = values.shape[:2]
+    coder = AdaptiveEncoder(state)
+    nonzero = values != 0
+    anchors = _anchors(rows, cols)
+    for component in (0, 1):
+        x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
+        known = np.where(anchors, nonzero[..., component], False)
+        for mask in _flag_passes(rows, cols):
+            ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
+            coder.encode(NONZERO, nonzero[..., component][mask], ctx)
+    flat = values.reshape(-1, 2).T  # component-major: all x, then all y
+    which = np.flatnonzero(flat.reshape(-1))
+    component = which // (rows * cols)
+    coded = flat.reshape(-1)[which]
+    coder.encode(SIGN, coded < 0, component)
+    encode_exp_golomb(coder, np.abs(coded) - 1, _prefix(component), _suffix(component))
+    return coder.finish()
+
+
+def decode_motion(data: bytes, rows: int, cols: int, state: ContextState) -> np.ndarray:
+    """The int64 ``[rows, cols, 2]`` values :func:`encode_motion` coded from ``state``
+    (updated in place); damaged data raises :class:`nmc.errors.BitstreamError`."""
+    # at most: 2 flags, a sign, 2 * (MAX_PREFIX + 1) Exp-Golomb bins per value
+    coder = AdaptiveDecoder(data, rows * cols * 2 * (2 * MAX_PREFIX + 5), "P frame motion", state)
+    nonzero = np.zeros((rows, cols, 2), dtype=bool)
+    anchors = _anchors(rows, cols)
+    for component in (0, 1):
+        x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
+        known = np.zeros((rows, cols), dtype=bool)
+        for mask in _flag_passes(rows, cols):
+            ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
+            known[mask] = coder.decode(NONZERO, ctx) == 1
+        nonzero[..., component] = known
+    which = np.flatnonzero(nonzero.reshape(-1, 2).T.reshape(-1))
+    component = which // (rows * cols)
+    negative = coder.decode(SIGN, component) == 1
+    magnitude = 1 + decode_exp_golomb(
+        coder, which.size, _prefix(component), _suffix(component), MAX_PREFIX
+    )
+    flat = np.zeros(2 * rows * cols, dtype=np.int64)
+    flat[which] = np.where(negative, -magnitude, magnitude)
+    return flat.reshape(2, rows, cols).transpose(1, 2, 0).copy()
