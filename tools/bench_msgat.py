@@ -9,7 +9,7 @@ included) and attribute PSNR Y / U / V / YUV (BT.709, peak 255, YUV = (6Y + U + 
 - ``shipped``: the shipped filter and gating on that stream (no update, the bits of
   ``codec``), as the encoder measured it on exactly the decoder's output;
 - ``adapted``: the default stream decoded with no options (the encoder's per-cloud choice:
-  none, shipped, strengths or a new head; its update bits counted).
+  none, shipped, strengths or a per-channel update; its update bits counted).
 
 Per scan and on average: BD-rate (PCHIP on log attribute bpp) of each variant against
 ``codec`` and, where ``../shared/data/anchors`` has the scan, against TMC13 v23 RAHT; the

@@ -28,7 +28,7 @@ STREAM_WEIGHTS = {
     1: "msgat_v1.pt",
     2: "msgat_v2.pt",
     3: "msgat_v3.pt",
-    STREAM_VERSION: "msgat_v3.pt",
+    STREAM_VERSION: "msgat_v4.pt",
 }
 DEFAULT_WEIGHTS = MODELS_DIR / STREAM_WEIGHTS[STREAM_VERSION]
 
