@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel
-from nmc.errors import BitstreamError
+from nmc.entropy.binarize import decode_exp_golomb, encode_exp_golomb
 from nmc.pointcloud.components import values
 from nmc.pointcloud.raht import Step, coefficient_weights
 
@@ -321,7 +321,9 @@ def _encode_magnitudes(
     coder.encode(
         ABOVE_ONE, big, _above_contexts(ctx[significant], weight_class[significant], channel)
     )
-    _encode_exp_golomb(coder, nonzero[big] - 2, weight_class[significant][big], channel)
+    encode_exp_golomb(
+        coder, nonzero[big] - 2, *_exp_golomb_contexts(weight_class[significant][big], channel)
+    )
 
 
 def _decode_magnitudes(
@@ -331,7 +333,8 @@ def _decode_magnitudes(
     significant = np.flatnonzero(magnitude)
     above = _above_contexts(ctx[significant], weight_class[significant], channel)
     big = significant[np.flatnonzero(coder.decode(ABOVE_ONE, above))]
-    magnitude[big] = 2 + _decode_exp_golomb(coder, weight_class[big], channel)
+    contexts = _exp_golomb_contexts(weight_class[big], channel)
+    magnitude[big] = 2 + decode_exp_golomb(coder, big.size, *contexts, MAX_PREFIX)
     return magnitude
 
 
@@ -345,45 +348,14 @@ def _suffix_contexts(length: np.ndarray, position: int, channel: int) -> np.ndar
     return channel * _SUFFIX_POSITIONS + np.minimum(length - 1 - position, _SUFFIX_POSITIONS - 1)
 
 
-def _encode_exp_golomb(
-    coder: AdaptiveEncoder, value: np.ndarray, weight_class: np.ndarray, channel: int
-) -> None:
-    """Order-0 Exp-Golomb code of ``value`` (int64 >= 0): ``m = value + 1`` has ``n + 1``
-    bits; ``n`` is sent as unary flags ("n > j"), then the ``n`` bits of ``m`` below its
-    leading one, most significant first."""
-    m = value + 1
-    length = np.floor(np.log2(m)).astype(np.int64)
-    length[(1 << length) > m] -= 1
-    length[(2 << length) <= m] += 1
-    alive = np.arange(m.size)
-    position = 0
-    while alive.size:
-        more = length[alive] > position
-        coder.encode(PREFIX, more, _prefix_contexts(weight_class[alive], position, channel))
-        alive = alive[more]
-        position += 1
-    for bit in range(int(length.max(initial=0)) - 1, -1, -1):
-        chosen = np.flatnonzero(length > bit)
-        coder.encode(SUFFIX, (m[chosen] >> bit) & 1, _suffix_contexts(length[chosen], bit, channel))
+def _exp_golomb_contexts(weight_class: np.ndarray, channel: int):
+    """The prefix and suffix models of :mod:`nmc.entropy.binarize` with their contexts, for
+    values whose weight classes are ``weight_class``."""
 
+    def prefix(alive: np.ndarray, position: int) -> np.ndarray:
+        return _prefix_contexts(weight_class[alive], position, channel)
 
-def _decode_exp_golomb(
-    coder: AdaptiveDecoder, weight_class: np.ndarray, channel: int
-) -> np.ndarray:
-    length = np.zeros(weight_class.size, dtype=np.int64)
-    alive = np.arange(weight_class.size)
-    position = 0
-    while alive.size:
-        if position > MAX_PREFIX:
-            raise BitstreamError(f"{coder.what}: coefficient magnitude out of range (damaged)")
-        more = coder.decode(PREFIX, _prefix_contexts(weight_class[alive], position, channel))
-        alive = alive[more == 1]
-        length[alive] += 1
-        position += 1
-    m = np.ones(weight_class.size, dtype=np.int64)
-    for bit in range(int(length.max(initial=0)) - 1, -1, -1):
-        chosen = np.flatnonzero(length > bit)
-        m[chosen] = (m[chosen] << 1) | coder.decode(
-            SUFFIX, _suffix_contexts(length[chosen], bit, channel)
-        )
-    return m - 1
+    def suffix(chosen: np.ndarray, length: np.ndarray, bit: int) -> np.ndarray:
+        return _suffix_contexts(length, bit, channel)
+
+    return (PREFIX, prefix), (SUFFIX, suffix)
