@@ -54,12 +54,6 @@ def _neighbour_counts(nonzero: np.ndarray) -> np.ndarray:
     return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
 
 
-def _flag_passes(rows: int, cols: int):
-    """The two checkerboard passes: bool masks ``[rows, cols]``, anchors first."""
-    anchors = _anchors(rows, cols)
-    return anchors, ~anchors
-
-
 def _flag_contexts(
     component: int, mask: np.ndarray, anchors: np.ndarray, known: np.ndarray, x_nonzero: np.ndarray
 ) -> np.ndarray:
@@ -68,6 +62,11 @@ def _flag_contexts(
     neighbour = np.where(anchors, 0, 1 + _neighbour_counts(known))
     base = (2 * component + x_nonzero.astype(np.int64)) * _NEIGHBOUR_CLASSES
     return (base + neighbour)[mask]
+
+
+def _component_major(values: np.ndarray) -> np.ndarray:
+    """``[rows, cols, 2]`` flattened component-major: all x values, then all y values."""
+    return values.reshape(-1, 2).T.reshape(-1)
 
 
 def _prefix(component: np.ndarray):
@@ -96,13 +95,13 @@ def encode_motion(values: np.ndarray, state: ContextState) -> bytes:
     for component in (0, 1):
         x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
         known = np.where(anchors, nonzero[..., component], False)
-        for mask in _flag_passes(rows, cols):
+        for mask in (anchors, ~anchors):
             ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
             coder.encode(NONZERO, nonzero[..., component][mask], ctx)
-    flat = values.reshape(-1, 2).T  # component-major: all x, then all y
-    which = np.flatnonzero(flat.reshape(-1))
+    flat = _component_major(values)
+    which = np.flatnonzero(flat)
     component = which // (rows * cols)
-    coded = flat.reshape(-1)[which]
+    coded = flat[which]
     coder.encode(SIGN, coded < 0, component)
     encode_exp_golomb(coder, np.abs(coded) - 1, _prefix(component), _suffix(component))
     return coder.finish()
@@ -118,11 +117,11 @@ def decode_motion(data: bytes, rows: int, cols: int, state: ContextState) -> np.
     for component in (0, 1):
         x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
         known = np.zeros((rows, cols), dtype=bool)
-        for mask in _flag_passes(rows, cols):
+        for mask in (anchors, ~anchors):  # anchors first
             ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
             known[mask] = coder.decode(NONZERO, ctx) == 1
         nonzero[..., component] = known
-    which = np.flatnonzero(nonzero.reshape(-1, 2).T.reshape(-1))
+    which = np.flatnonzero(_component_major(nonzero))
     component = which // (rows * cols)
     negative = coder.decode(SIGN, component) == 1
     magnitude = 1 + decode_exp_golomb(

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from nmc.bitstream import FieldReader, FieldWriter
+from nmc.entropy.binarize import exp_golomb_lengths
 from nmc.errors import BitstreamError, InputError
 from nmc.pointcloud.postfilter import CHANNELS_UPDATE, HEAD_UPDATE, SCALARS_UPDATE
 from nmc.weights import decode_update, encode_update
@@ -215,15 +216,11 @@ def channels_update(
 def exp_golomb_bits(levels: np.ndarray) -> int:
     """Bits of the signed order-0 Exp-Golomb codes of integer ``levels`` (any shape)."""
     z = _zigzag(np.asarray(levels, dtype=np.int64).ravel())
-    return int((2 * _bit_length(z + 1) - 1).sum())
+    return int((2 * exp_golomb_lengths(z) + 1).sum())
 
 
 def _zigzag(q: np.ndarray) -> np.ndarray:
     return np.where(q > 0, 2 * q - 1, -2 * q)
-
-
-def _bit_length(v: np.ndarray) -> np.ndarray:
-    return np.array([int(x).bit_length() for x in v.tolist()], dtype=np.int64)
 
 
 def _write_channels(channels: Sequence[ChannelUpdate]) -> bytes:
