@@ -32,14 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nmc.entropy.rans import ans_extension
+from nmc.entropy.rans import PRECISION_TOTAL
+from nmc.entropy.stream import StreamReader, StreamWriter, SymbolSink, ideal_bits
 from nmc.errors import BitstreamError
 
-PRECISION_TOTAL = 1 << 16
 INCREMENT = 16
 _PRIOR_BITS = 8
-_PAD_BYTES_PER_SYMBOL = 2
-_PAD_BASE = 64
 
 
 @dataclass(frozen=True)
@@ -84,8 +82,11 @@ class _Statistics:
         prior = (model.prior * INCREMENT * family << _PRIOR_BITS) // total
         return own + np.maximum(prior, 1)
 
-    def tables(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-        """``(used contexts, per-symbol table index, compressai cdf tables)`` of one block."""
+    def tables(
+        self, contexts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[list[int]], np.ndarray]:
+        """``(used contexts, per-symbol table index, compressai cdf tables, frequency of a
+        one per table)`` of one block."""
         present = self._present
         present[contexts] = True
         used = np.flatnonzero(present)
@@ -99,7 +100,7 @@ class _Statistics:
         cdf[:, 0] = 0
         cdf[:, 1] = PRECISION_TOTAL - one
         cdf[:, 2:] = PRECISION_TOTAL
-        return used, self._slot[contexts], cdf.tolist()
+        return used, self._slot[contexts], cdf.tolist(), one
 
     def update(self, used: np.ndarray, index: np.ndarray, symbols: np.ndarray) -> None:
         """Count the block's ``symbols`` (table ``index`` into ``used`` contexts)."""
@@ -164,11 +165,14 @@ class AdaptiveEncoder:
     """Codes passes of binary symbols under adaptive context models into one rANS stream.
 
     Each model keeps its statistics in ``state`` (a fresh one unless given: pass the previous
-    stream's to carry them over; the decoder must do the same).
+    stream's to carry them over; the decoder must do the same). The symbols go to ``sink``
+    when given (a stream other coders share, :mod:`nmc.entropy.stream`), else to a stream of
+    their own (:meth:`finish`).
     """
 
-    def __init__(self, state: ContextState | None = None) -> None:
-        self._rans = ans_extension().BufferedRansEncoder()
+    def __init__(self, state: ContextState | None = None, sink: SymbolSink | None = None) -> None:
+        self._own = sink is None
+        self.sink = StreamWriter() if sink is None else sink
         self.state = state if state is not None else ContextState()
         self.symbols = 0
 
@@ -188,10 +192,9 @@ class AdaptiveEncoder:
         stats = self.state.of(model)
         for start, stop in _blocks(model, symbols.size):
             block, ctx = symbols[start:stop], contexts[start:stop]
-            used, index, cdfs = stats.tables(ctx)
-            self._rans.encode_with_indexes(
-                block.tolist(), index.tolist(), cdfs, _SIZES * len(cdfs), [0] * len(cdfs)
-            )
+            used, index, cdfs, one = stats.tables(ctx)
+            freq = np.where(block == 1, one[index], PRECISION_TOTAL - one[index])
+            self.sink.write(block, index, (cdfs, _SIZES * len(cdfs)), ideal_bits(freq))
             stats.update(used, index, block)
         self.symbols += symbols.size
 
@@ -204,8 +207,11 @@ class AdaptiveEncoder:
         return np.log2(weights.sum(axis=1) / weights[:, symbol])
 
     def finish(self) -> bytes:
-        """The rANS stream of everything coded (empty when nothing was)."""
-        return self._rans.flush() if self.symbols else b""
+        """The rANS stream of everything coded (empty when nothing was); only for a coder
+        with a stream of its own."""
+        if not self._own:
+            raise ValueError("a coder writing to a shared sink does not finish the stream")
+        return self.sink.finish() if self.symbols else b""
 
 
 class AdaptiveDecoder:
@@ -222,13 +228,25 @@ class AdaptiveDecoder:
     def __init__(
         self, data: bytes, max_symbols: int, what: str, state: ContextState | None = None
     ) -> None:
-        self.what = what
-        self.remaining = max_symbols
-        need = _PAD_BYTES_PER_SYMBOL * max_symbols + _PAD_BASE
-        padded = bytes(data) + bytes(max(need - len(data), _PAD_BASE))
-        self._rans = ans_extension().RansDecoder()
-        self._rans.set_stream(padded)
+        self._init(StreamReader(data, max_symbols, what), state)
+
+    @classmethod
+    def sharing(cls, reader: StreamReader, state: ContextState | None = None) -> AdaptiveDecoder:
+        """A decoder of the passes an encoder wrote to a shared sink, reading from ``reader``
+        (other decoders may read from it between passes, as their encoders wrote)."""
+        decoder = cls.__new__(cls)
+        decoder._init(reader, state)
+        return decoder
+
+    def _init(self, reader: StreamReader, state: ContextState | None) -> None:
+        self.reader = reader
+        self.what = reader.what
         self.state = state if state is not None else ContextState()
+
+    @property
+    def remaining(self) -> int:
+        """Symbols the stream may still hold."""
+        return self.reader.remaining
 
     def decode(self, model: ContextModel, contexts: np.ndarray) -> np.ndarray:
         """Decode ``len(contexts)`` binary symbols (int64 [N], 0 or 1) of ``model``."""
@@ -237,15 +255,12 @@ class AdaptiveDecoder:
             raise BitstreamError(f"{self.what}: more symbols than the stream can hold (damaged)")
         if contexts.size and (contexts.min() < 0 or contexts.max() >= model.num_contexts):
             raise BitstreamError(f"{self.what}: inconsistent contexts (damaged stream)")
-        self.remaining -= contexts.size
         stats = self.state.of(model)
         out = np.empty(contexts.size, dtype=np.int64)
         for start, stop in _blocks(model, contexts.size):
             ctx = contexts[start:stop]
-            used, index, cdfs = stats.tables(ctx)
-            out[start:stop] = self._rans.decode_stream(
-                index.tolist(), cdfs, _SIZES * len(cdfs), [0] * len(cdfs)
-            )
+            used, index, cdfs, _ = stats.tables(ctx)
+            out[start:stop] = self.reader.read(index, (cdfs, _SIZES * len(cdfs)))
             stats.update(used, index, out[start:stop])
         if out.size and out.max() > 1:
             raise BitstreamError(f"{self.what}: symbol outside its alphabet (damaged stream)")

@@ -19,6 +19,7 @@ import numpy as np
 
 from nmc.bitstream.fields import FieldReader, FieldWriter
 from nmc.entropy.rans import RansStreamDecoder, cdf_lists, quantize_weights, rans_encode
+from nmc.entropy.stream import StreamReader, SymbolSink, Tables, ideal_bits
 from nmc.errors import BitstreamError
 
 _WEIGHT_SCALE = float(1 << 24)
@@ -82,6 +83,55 @@ class LaplaceBank:
             side.svarint(v)
         out = FieldWriter().blob(side.getvalue())
         return out.getvalue() + rans_encode(symbols, index, self.freqs)
+
+    def _used_tables(self, index: np.ndarray) -> tuple[np.ndarray, Tables]:
+        """``(local index, the tables in use)``: passing a run only its tables keeps the
+        coder's per-call conversion small."""
+        used, local = np.unique(index, return_inverse=True)
+        cdfs, sizes = self.cdfs
+        return local.reshape(-1), (
+            [cdfs[i] for i in used.tolist()],
+            [sizes[i] for i in used.tolist()],
+        )
+
+    def write(
+        self, sink: SymbolSink, values: np.ndarray, base: np.ndarray, index: np.ndarray
+    ) -> None:
+        """Append int64 ``values`` with laws ``(base, index)`` (:meth:`choose`) to a shared
+        stream (:mod:`nmc.entropy.stream`): one run, then each escaped value as a zigzag
+        varint of raw bytes."""
+        symbols, escaped = self.symbols(np.asarray(values, np.int64), base)
+        if not symbols.size:
+            return
+        local, tables = self._used_tables(index)
+        sink.write(symbols, local, tables, ideal_bits(self.freqs[index, symbols]))
+        side = FieldWriter()
+        for v in escaped:
+            side.svarint(v)
+        sink.write_bytes(side.getvalue())
+
+    def read(self, reader: StreamReader, base: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """The int64 values :meth:`write` appended with the same laws."""
+        if not index.size:
+            return np.zeros(0, dtype=np.int64)
+        symbols = reader.read(*self._used_tables(index))
+        values = symbols - self.half + base
+        for i in np.flatnonzero(symbols == 2 * self.half + 1).tolist():
+            values[i] = _read_svarint(reader)
+        return values
+
+
+def _read_svarint(reader: StreamReader) -> int:
+    """A zigzag varint (:meth:`FieldWriter.svarint`) from raw bytes of a shared stream."""
+    raw = bytearray()
+    while not raw or raw[-1] & 0x80:
+        if len(raw) == 10:
+            raise BitstreamError(f"{reader.what}: escaped value too long (damaged stream)")
+        raw += reader.read_bytes(1)
+    value = FieldReader(bytes(raw), reader.what).svarint()
+    if abs(value) >= 1 << 62:
+        raise BitstreamError(f"{reader.what}: escaped value out of range (damaged stream)")
+    return value
 
 
 class LaplaceStreamDecoder:

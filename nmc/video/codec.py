@@ -1,7 +1,8 @@
 """The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
 Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
-lam, frames, start, fps, seed, threads, device, progress.
+lam, inter_lam, motion, motion_block, prior, frames, start, fps, seed, threads, device,
+progress.
 Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
 """
@@ -21,13 +22,8 @@ from nmc.registry import check_options
 from nmc.video.config import DEFAULT_QUALITY, config_for
 from nmc.video.decoder import VideoDecoder
 from nmc.video.encoder import CODEC_ID, encode_video
-from nmc.video.format import (
-    INTRA,
-    PREDICTED,
-    VideoHeader,
-    frame_entry_bits,
-    unpack_frames,
-)
+from nmc.video.format import VideoHeader, unpack_groups
+from nmc.video.inter import max_frame_symbols
 from nmc.video.io import read_video, write_video
 from nmc.video.prior import PRIOR_NAMES
 from nmc.video.rate_control import search_quality
@@ -47,6 +43,7 @@ OPTIONS = {
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
     "inter_lam": "P frames' rate weight as a multiple of lambda (default 4)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
+    "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
     "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
     "frames": "number of frames to encode / to decode (default: all)",
     "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",
@@ -56,10 +53,11 @@ OPTIONS = {
     "device": "cpu or cuda",
 }
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "inter_lam", "motion", "prior", "frames", "start", "fps", "seed", "threads", "device",
-           "progress"}  # fmt: skip
+           "inter_lam", "motion", "motion_block", "prior", "frames", "start", "fps", "seed",
+           "threads", "device", "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
-_INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads"}
+_INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads",
+            "motion_block"}  # fmt: skip
 
 
 def accepts(source: object) -> bool:
@@ -142,9 +140,8 @@ def describe(container: Container) -> dict[str, Any]:
     """Codec header and per-chunk sizes as a JSON-able dict (for ``nmc info``)."""
     header = VideoHeader.from_bytes(container.header)
     spec = header.spec
-    sizes = {INTRA: 0, PREDICTED: 0}
-    for kind, body in unpack_frames(container.chunks, header.num_frames):
-        sizes[kind] += frame_entry_bits(kind, body)
+    bound = max_frame_symbols(spec, header.motion_block)
+    groups = unpack_groups(container.chunks, header.num_frames, bound)
     return {
         "video": {
             "family": spec.family,
@@ -161,8 +158,11 @@ def describe(container: Container) -> dict[str, Any]:
             "quality": header.quality,
             "source_pix_fmt": header.source_pix_fmt,
             "start": header.start,
-            "intra_bits": sizes[INTRA],
-            "predicted_bits": sizes[PREDICTED],
+            "motion_block": header.motion_block,
+            "groups": len(groups),
+            "network_bits": sum(8 * len(g.networks) for g in groups),
+            "weight_step_bits": sum(8 * len(u) for g in groups for u in g.updates),
+            "stream_bits": sum(8 * len(g.stream) for g in groups),
             "bpp": 8 * container.total_bytes / (spec.width * spec.height * header.num_frames),
         }
     }

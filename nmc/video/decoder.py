@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
@@ -19,10 +20,11 @@ import torch
 from tqdm import tqdm
 
 from nmc.bitstream import Container, read_file, unpack
+from nmc.entropy.stream import StreamReader
 from nmc.errors import BitstreamError, InputError, NmcError
 from nmc.media import Video
-from nmc.video.format import INTRA, VideoHeader, parse_intra, unpack_frames
-from nmc.video.inter import Reference, decode_predicted, zero_vectors
+from nmc.video.format import INTRA, FrameGroup, VideoHeader, unpack_groups
+from nmc.video.inter import Reference, decode_predicted, max_frame_symbols, zero_vectors
 from nmc.video.intra import decode_intra
 from nmc.video.planes import from_grid, to_grid
 from nmc.video.prior import prior_for_stream
@@ -63,7 +65,11 @@ class VideoDecoder:
                 f"not a video file (codec id {container.codec_id}, video is {CODEC_ID})"
             )
         self.header = VideoHeader.from_bytes(container.header)
-        self._frames = unpack_frames(container.chunks, self.header.num_frames)
+        self._groups = unpack_groups(
+            container.chunks,
+            self.header.num_frames,
+            max_frame_symbols(self.header.spec, self.header.motion_block),
+        )
         self._check_kinds()
         self.height, self.width = self.header.spec.height, self.header.spec.width
         if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
@@ -74,10 +80,11 @@ class VideoDecoder:
         self._prior = prior_for_stream(self.header.prior, self.header.spec)
 
     def _check_kinds(self) -> None:
-        for index, (kind, _) in enumerate(self._frames):
-            # Scheduled I frames are I; the encoder may also code a scene cut as an I frame.
-            if self.header.kind_of(index) == INTRA and kind != INTRA:
-                raise BitstreamError(f"frame {index}: kind {kind!r}, expected {INTRA!r}")
+        # Scheduled I frames start groups; the encoder may also start one at a scene cut.
+        firsts = {group.first for group in self._groups}
+        for index in range(0, self.header.num_frames, self.header.gop):
+            if index not in firsts:
+                raise BitstreamError(f"frame {index}: a P frame where an {INTRA} frame is due")
 
     @property
     def num_frames(self) -> int:
@@ -87,47 +94,75 @@ class VideoDecoder:
     def fps(self) -> Fraction:
         return self.header.fps
 
-    def _decode(self, index: int, reference: Reference | None) -> tuple[Planes, Reference]:
-        """Frame ``index``'s planes and the reference the next frame predicts from."""
-        kind, body = self._frames[index]
+    @staticmethod
+    @contextmanager
+    def _damage_as_bitstream_error(index: int) -> Iterator[None]:
+        """Errors of decoding damaged data become :class:`BitstreamError` naming the frame."""
         try:
-            if kind == INTRA:
-                networks = None if self._prior is None else self._prior.networks
-                state = decode_intra(self.header.spec, *parse_intra(body, index), networks)
-                on_device = {n: t.to(self.device) for n, t in state.items()}
-                planes = render(self._model, on_device)
-                vectors, statistics = zero_vectors(self.height, self.width), None
-            else:
-                assert reference is not None
-                result = decode_predicted(self._cpu_model, reference, body)
-                state, vectors, statistics = result.state, result.vectors, result.motion_statistics
-                planes = from_grid(result.frame, self.height, self.width)
-            residual = None if self._prior is None else self._prior.residual_context
-            return planes, Reference(to_grid(*planes), vectors, state, residual, statistics)
-        except BitstreamError:
-            raise
+            yield
+        except BitstreamError as exc:
+            raise BitstreamError(f"frame {index}: {exc}") from exc
         except (NmcError, KeyError, RuntimeError, ValueError, OverflowError) as exc:
-            raise BitstreamError(f"frame {index} ({kind}): damaged frame payload ({exc})") from exc
+            raise BitstreamError(f"frame {index}: damaged frame data ({exc})") from exc
+
+    def _decode_group(self, group: FrameGroup) -> Iterator[Planes]:
+        """The planes of every frame of ``group``, in order (one torch thread while decoding:
+        small tensors, where synchronization costs much on shared cores)."""
+        reader = StreamReader(group.stream, group.symbols, f"frames {group.first}+")
+        updates = iter(group.updates)
+        reference = None
+        for index in range(group.first, group.first + group.count):
+            with torch_threads(1), self._damage_as_bitstream_error(index):
+                planes, reference = self._decode(group, reader, updates, reference)
+            yield planes
+        if reader.remaining or next(updates, None) is not None:
+            raise BitstreamError(f"frames {group.first}+: data left over after the group")
+
+    def _decode(
+        self,
+        group: FrameGroup,
+        reader: StreamReader,
+        updates: Iterator[bytes],
+        reference: Reference | None,
+    ) -> tuple[Planes, Reference]:
+        """The next frame's planes and the reference the frame after it predicts from: the
+        group's I frame when ``reference`` is None, else a P frame."""
+        residual = None if self._prior is None else self._prior.residual_context
+        if reference is None:
+            networks = None if self._prior is None else self._prior.networks
+            state = decode_intra(self.header.spec, group.networks, reader, networks)
+            planes = render(self._model, {n: t.to(self.device) for n, t in state.items()})
+            block = self.header.motion_block
+            vectors, statistics = zero_vectors(self.height, self.width, block), None
+        else:
+            result = decode_predicted(self._cpu_model, reference, reader, updates)
+            planes = from_grid(result.frame, self.height, self.width)
+            state, vectors, statistics = result.state, result.vectors, result.statistics
+        return planes, Reference(to_grid(*planes), vectors, self.header.motion_block, state,
+                                 residual, statistics)  # fmt: skip
 
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[Planes]:
         """Yield ``(y, u, v)`` uint8 planes of frames ``start .. start+count-1``.
 
-        Decoding begins at the last I frame at or before ``start``; frames before ``start``
-        are decoded but not returned.
+        Decoding begins at the I frame that starts the group holding ``start``; frames before
+        ``start`` are decoded but not returned.
         """
         if not 0 <= start < self.num_frames:
             raise InputError(f"start must be in 0..{self.num_frames - 1}, got {start}")
         stop = self.num_frames if count is None else min(self.num_frames, start + count)
         if count is not None and count < 1:
             raise InputError(f"frames must be >= 1, got {count}")
-        first = max(i for i in range(start + 1) if self._frames[i][0] == INTRA)
-        reference = None
-        for index in range(first, stop):
+        for group in self._groups:
+            if group.first + group.count <= start or group.first >= stop:
+                continue
             # Small tensors: one thread avoids synchronization costs (large on shared cores).
             with torch_threads(1):
-                planes, reference = self._decode(index, reference)
-            if index >= start:
-                yield planes
+                frames = self._decode_group(group)
+                for index, planes in enumerate(frames, group.first):
+                    if index >= stop:
+                        break
+                    if index >= start:
+                        yield planes
 
     def __iter__(self) -> Iterator[Planes]:
         return self.frames()

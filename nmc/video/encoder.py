@@ -20,18 +20,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from nmc.bitstream import pack
+from nmc.bitstream import Chunk, pack
+from nmc.entropy.stream import StreamWriter, SymbolRecord
 from nmc.errors import BitstreamError, InputError
 from nmc.media import Video, psnr_planes
 from nmc.video.config import EncoderConfig
 from nmc.video.fit import FitSettings, State, fit_intra
-from nmc.video.format import (
-    INTRA,
-    VideoHeader,
-    frame_entry_bits,
-    intra_payload,
-    pack_frames,
-)
+from nmc.video.format import INTRA, FrameGroup, VideoHeader
 from nmc.video.frame_model import level_state, split_state
 from nmc.video.inter import (
     Reference,
@@ -85,6 +80,27 @@ def _cpu(state: State) -> State:
 
 
 _AUTO_THREADS_PIXELS = 200_000
+
+
+class _GroupWriter:
+    """Collects a group's I-frame networks, P-frame synthesis steps and stream symbols."""
+
+    def __init__(self, first: int, networks: bytes) -> None:
+        self.first, self.count, self.networks = first, 0, networks
+        self.updates: list[bytes] = []
+        self.stream = StreamWriter()
+
+    def add(self, record: SymbolRecord, update: bytes = b"") -> None:
+        """Append a frame: its symbols and, when its weights step, its synthesis step."""
+        record.replay(self.stream)
+        self.updates += [update] if update else []
+        self.count += 1
+
+    def chunk(self) -> Chunk:
+        """The group's ``FRMS`` chunk."""
+        group = FrameGroup(self.first, self.count, self.networks, tuple(self.updates),
+                           self.stream.symbols, self.stream.finish())  # fmt: skip
+        return group.to_chunk()
 
 
 def _threads(config: EncoderConfig, pixels: int) -> int:
@@ -153,7 +169,7 @@ def _encode(
     viewer = spec.build()  # CPU copy for the decoder's renderer
     header = VideoHeader(
         spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start,
-        PRIOR_NONE if shipped is None else PRIOR_SHIPPED,
+        PRIOR_NONE if shipped is None else PRIOR_SHIPPED, config.motion_block,
     )  # fmt: skip
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())
@@ -166,7 +182,8 @@ def _encode(
     inter_lam = config.lam * config.inter_lam
     update = FitSettings(config.steps, config.update_lr, inter_lam, config.update_step)
 
-    coded: list[tuple[str, bytes]] = []
+    chunks = []
+    group: _GroupWriter | None = None
     frames: list[dict[str, Any]] = []
     parts = dict.fromkeys(("networks", "latents", "motion", "weights", "residual"), 0)
     decoded: State | None = None
@@ -194,43 +211,49 @@ def _encode(
                 latest = {**decoded, **split_state(last_intra)[0]}
                 begin, settings = {n: t.to(device) for n, t in latest.items()}, warm
             fitted = fit_intra(model, begin, target, weights, settings, prior_on_device)
-            networks, latents, decoded = code_intra(
+            networks, record, decoded = code_intra(
                 model, fitted, target, weights, config.lam, prior
             )
             last_intra = decoded
             fitted = _cpu(fitted)
+            if group is not None:
+                chunks.append(group.chunk())
+            group = _GroupWriter(index, networks)
+            group.add(record)
             parts["networks"] += 8 * len(networks)
-            parts["latents"] += 8 * len(latents)
-            body = intra_payload(networks, latents)
+            parts["latents"] += record.bits
+            bits = 8 * len(networks) + record.bits
             planes = render(viewer, decoded)
-            vectors, statistics = zero_vectors(video.height, video.width), None
+            vectors = zero_vectors(video.height, video.width, config.motion_block)
+            statistics = None
         else:
             moved = fit_predicted(model, reference.to(device), target, weights, update,
                                   config.update_step, config.motion)  # fmt: skip
-            payload, result = code_predicted(viewer, reference, moved, target, weights,
-                                             inter_lam, config.update_step)  # fmt: skip
-            for part, bits in result.bits.items():
-                parts[part] += bits
+            coded, result = code_predicted(viewer, reference, moved, target, weights,
+                                           inter_lam, config.update_step)  # fmt: skip
+            for part, part_bits in coded.bits.items():
+                parts[part] += part_bits
+            group.add(coded.record, coded.update)
+            bits = coded.record.bits + 8 * len(coded.update)
             fitted = {n: reference.state[n] + t.cpu() for n, t in moved[2].items()}
             decoded = {**result.state, **level_state(result.latents)}
-            body = payload
             planes = from_grid(result.frame, video.height, video.width)
-            vectors, statistics = result.vectors, result.motion_statistics
-        reference = Reference(to_grid(*planes), vectors, decoded, residual_context, statistics)
+            vectors, statistics = result.vectors, result.statistics
+        reference = Reference(to_grid(*planes), vectors, config.motion_block, decoded,
+                              residual_context, statistics)  # fmt: skip
         if on_frame is not None:
             on_frame(
                 FrameTrace(
                     index, kind, None if kind == INTRA else previous, fitted, decoded, planes
                 )
             )
-        coded.append((kind, body))
         quality = psnr_planes(
             tuple(p[None] for p in video.frame(index)), tuple(p[None] for p in planes)
         )
-        bits = frame_entry_bits(kind, body)
-        frames.append({"index": index, "kind": kind, "bits": bits, **quality})
+        frames.append({"index": index, "kind": kind, "bits": round(bits), **quality})
         bar.set_postfix_str(f"{kind} {frames[-1]['bits'] / 1000:.1f} kbit {quality['yuv']:.2f} dB")
-    data = pack(CODEC_ID, header.to_bytes(), pack_frames(coded))
+    data = pack(CODEC_ID, header.to_bytes(), [*chunks, group.chunk()])
+    parts = {name: round(bits) for name, bits in parts.items()}
     pixels = video.width * video.height * video.num_frames
     report = {
         "family": config.family,

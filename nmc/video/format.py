@@ -8,24 +8,27 @@ Codec header (little-endian; ``uv`` = uvarint)::
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
     context_count:uv  hidden:uv*
     prior:u8      (version >= 3; 0 = none, 1 = nmc's shipped prior, nmc.video.prior)
+    motion_block:u8  (version >= 5; log2 of the motion block side in luma pixels, 3..6)
     quality:u8 (0 = custom settings)   source_pix_fmt:text   start:uv   (informational)
 
 One chunk per group of frames: an ``FRMS`` chunk starts at every I frame (each multiple of
 ``gop``, and every scene cut the encoder codes as an I frame) and holds it and the P frames that
 follow it::
 
-    "FRMS": first:uv  then per frame:  entry:uv = 2 * size + is_intra,  size bytes
-        I frame: networks:blob  latents:rest   (nmc.video.network_coder payload; the latents'
-                                                rANS stream, nmc.video.latent_coder)
-        P frame: the step                      (nmc.video.inter: flags byte, motion, weights,
-                                                residual)
+    "FRMS": first:uv  count:uv  symbols:uv  networks:blob  updates:uv  update:blob*  stream:rest
 
-so a frame costs one or two bytes of framing (a chunk per frame cost 15: kind, length, CRC,
-index), and a reader still seeks to any I frame without decoding what precedes it. I-frame
-network weights are coded relative to the prior the header names. Versions 1 and 2 (a chunk
-per frame, no prior) and 3 (P-frame motion coded with one Laplace scale per frame instead of
-adaptive contexts carried through the group) are refused with a :class:`BitstreamError` that
-names the version this nmc reads.
+``count`` frames from frame ``first``; ``networks`` is the I frame's network payload
+(:mod:`nmc.video.network_coder`, relative to the prior the header names); ``update`` holds, in
+frame order, the synthesis-weight steps of the P frames whose flags say so
+(:func:`nmc.weights.encode_update`); ``stream`` is one rANS stream of ``symbols`` symbols
+(:mod:`nmc.entropy.stream`): the I frame's latents (:mod:`nmc.video.latent_coder`), then each
+P frame's flags, motion and residual (:mod:`nmc.video.inter`). One stream per group instead of
+one per part and frame: each stream ends in a 4–8-byte flush of the rANS state rounded up to
+whole 32-bit words, and with a length byte and a flags byte per frame that framing was a
+quarter of a carphone file at quality 1 (version 4). A reader still seeks to any I frame
+without decoding what precedes it. Versions 1 and 2 (a chunk per frame, no prior), 3
+(P-frame motion coded with one Laplace scale per frame) and 4 (a stream per part and frame)
+are refused with a :class:`BitstreamError` that names the version this nmc reads.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ from fractions import Fraction
 from nmc.bitstream import Chunk, FieldReader, FieldWriter
 from nmc.errors import BitstreamError
 from nmc.video.frame_model import FrameSpec
+from nmc.video.motion import BLOCK_SIZES
 from nmc.video.prior import PRIOR_NAMES
 
-HEADER_VERSION = 4
+HEADER_VERSION = 5
 INTRA, PREDICTED = "IFRM", "PFRM"
 FRAMES = "FRMS"
 _MAX_SIDE = 1 << 15
@@ -60,6 +64,7 @@ class VideoHeader:
     source_pix_fmt: str
     start: int
     prior: int = 0
+    motion_block: int = 16
 
     def to_bytes(self) -> bytes:
         out = FieldWriter().u8(HEADER_VERSION)
@@ -67,7 +72,8 @@ class VideoHeader:
         out.uvarint(self.fps.numerator).uvarint(self.fps.denominator)
         out.uvarint(self.num_frames).uvarint(self.gop)
         self.spec.write(out)
-        out.u8(self.prior).u8(self.quality).text(self.source_pix_fmt).uvarint(self.start)
+        out.u8(self.prior).u8(self.motion_block.bit_length() - 1)
+        out.u8(self.quality).text(self.source_pix_fmt).uvarint(self.start)
         return out.getvalue()
 
     @staticmethod
@@ -77,7 +83,8 @@ class VideoHeader:
         if version != HEADER_VERSION:
             raise BitstreamError(
                 f"video codec header version {version} is not supported: this nmc reads "
-                f"version {HEADER_VERSION} (latent-grid frames in groups, context-coded motion); "
+                f"version {HEADER_VERSION} (latent-grid frames in groups, one entropy-coded stream "
+                "per group); "
                 "re-encode the source"
             )
         width = src.bounded_uvarint(_MAX_SIDE, "width")
@@ -98,80 +105,81 @@ class VideoHeader:
         prior = src.u8()
         if prior >= len(PRIOR_NAMES):
             raise BitstreamError(f"video codec header: unknown network prior id {prior}")
+        motion_block = 1 << min(src.u8(), 16)
+        if motion_block not in BLOCK_SIZES:
+            raise BitstreamError(f"video codec header: motion block {motion_block} not supported")
         quality, pix_fmt, start = src.u8(), src.text(), src.uvarint()
         src.expect_end()
-        return VideoHeader(spec, frames, Fraction(num, den), gop, quality, pix_fmt, start, prior)
+        return VideoHeader(
+            spec, frames, Fraction(num, den), gop, quality, pix_fmt, start, prior, motion_block
+        )
 
     def kind_of(self, index: int) -> str:
         """Chunk kind of frame ``index``."""
         return INTRA if index % self.gop == 0 else PREDICTED
 
 
-def intra_payload(networks: bytes, latents: bytes) -> bytes:
-    """An I frame's entry body."""
-    return FieldWriter().blob(networks).raw(latents).getvalue()
+@dataclass(frozen=True)
+class FrameGroup:
+    """One ``FRMS`` chunk: an I frame and the P frames predicted from it.
+
+    Attributes:
+        first: index of the I frame in the clip; count: frames in the group (>= 1).
+        networks: the I frame's network payload.
+        updates: synthesis-weight step payloads of the P frames that step the weights, in order.
+        symbols: number of symbols in ``stream``.
+        stream: the group's rANS stream.
+    """
+
+    first: int
+    count: int
+    networks: bytes
+    updates: tuple[bytes, ...]
+    symbols: int
+    stream: bytes
+
+    def to_chunk(self) -> Chunk:
+        out = FieldWriter().uvarint(self.first).uvarint(self.count).uvarint(self.symbols)
+        out.blob(self.networks).uvarint(len(self.updates))
+        for update in self.updates:
+            out.blob(update)
+        return Chunk(FRAMES, out.raw(self.stream).getvalue())
+
+    @property
+    def side_bits(self) -> int:
+        """Bits of the chunk outside the stream and the payloads (counts and lengths)."""
+        return 8 * len(self.to_chunk().payload) - 8 * (
+            len(self.networks) + sum(map(len, self.updates)) + len(self.stream)
+        )
 
 
-def pack_frames(frames: Sequence[tuple[str, bytes]]) -> list[Chunk]:
-    """Group ``(kind, body)`` frames (display order, the first an I frame) into ``FRMS``
-    chunks, one starting at every I frame."""
-    chunks: list[Chunk] = []
-    out = None
-    for index, (kind, body) in enumerate(frames):
-        if kind == INTRA:
-            if out is not None:
-                chunks.append(Chunk(FRAMES, out.getvalue()))
-            out = FieldWriter().uvarint(index)
-        elif out is None:
-            raise ValueError("the first frame must be an I frame")
-        out.raw(_entry_prefix(kind, body)).raw(body)
-    if out is not None:
-        chunks.append(Chunk(FRAMES, out.getvalue()))
-    return chunks
-
-
-def frame_entry_bits(kind: str, body: bytes) -> int:
-    """Bits one frame takes inside its ``FRMS`` chunk (framing included)."""
-    return 8 * (len(_entry_prefix(kind, body)) + len(body))
-
-
-def _entry_prefix(kind: str, body: bytes) -> bytes:
-    """A frame entry's uvarint ``2 * size + is_intra``."""
-    return FieldWriter().uvarint(2 * len(body) + (kind == INTRA)).getvalue()
-
-
-def unpack_frames(chunks: Sequence[Chunk], num_frames: int) -> list[tuple[str, bytes]]:
-    """``(kind, body)`` of every frame of a file's chunks; BitstreamError if they do not hold
-    exactly ``num_frames`` frames in order, each chunk starting with an I frame."""
-    frames: list[tuple[str, bytes]] = []
+def unpack_groups(
+    chunks: Sequence[Chunk], num_frames: int, max_frame_symbols: int
+) -> list[FrameGroup]:
+    """The frame groups of a file's chunks; BitstreamError unless they hold exactly
+    ``num_frames`` frames in order with at most ``max_frame_symbols`` symbols per frame."""
+    groups: list[FrameGroup] = []
+    frames = 0
     for number, chunk in enumerate(chunks):
         what = f"chunk {number} ({chunk.kind})"
         if chunk.kind != FRAMES:
             raise BitstreamError(f"{what}: expected a {FRAMES} chunk")
         src = FieldReader(chunk.payload, what)
-        if src.uvarint() != len(frames):
+        if src.uvarint() != frames:
             raise BitstreamError(f"{what}: first frame index mismatch (chunks out of order)")
-        first = True
-        while src.remaining:
-            entry = src.bounded_uvarint(2 * src.remaining + 1, "frame entry")
-            kind = INTRA if entry & 1 else PREDICTED
-            if first != (kind == INTRA):
-                raise BitstreamError(f"{what}: an I frame must start the chunk, and only there")
-            if len(frames) >= num_frames:
-                raise BitstreamError(f"{what}: more frames than the header's {num_frames}")
-            frames.append((kind, bytes(src.raw(entry >> 1))))
-            first = False
-        if first:
+        count = src.bounded_uvarint(num_frames - frames, "frame count")
+        if count < 1:
             raise BitstreamError(f"{what}: empty frame group")
-    if len(frames) != num_frames:
-        raise BitstreamError(
-            f"header says {num_frames} frames but the file holds {len(frames)} "
-            "(truncated or damaged)"
+        symbols = src.bounded_uvarint(count * max_frame_symbols, "stream symbols")
+        networks = bytes(src.blob())
+        updates = src.bounded_uvarint(count - 1, "weight updates")
+        steps = tuple(bytes(src.blob()) for _ in range(updates))
+        groups.append(
+            FrameGroup(frames, count, networks, steps, symbols, bytes(src.raw(src.remaining)))
         )
-    return frames
-
-
-def parse_intra(body: bytes, index: int) -> tuple[bytes, bytes]:
-    """Frame ``index``'s I-frame blobs: ``(networks, latents)``."""
-    src = FieldReader(body, f"frame {index} ({INTRA})")
-    return bytes(src.blob()), bytes(src.raw(src.remaining))
+        frames += count
+    if frames != num_frames:
+        raise BitstreamError(
+            f"header says {num_frames} frames but the file holds {frames} (truncated or damaged)"
+        )
+    return groups

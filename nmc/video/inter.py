@@ -13,28 +13,33 @@ the group's context model and rendered by the (stepped) synthesis ``S``:
 coding the residual per level with its own zero-mean Laplace instead was measured worse:
 bursty refreshes, −1.1 dB at equal bits on carphone),
 the motion warm-started from integer block matching. A part that does not pay for its bits is
-dropped and costs only its flag bit; a P frame that adds nothing is a *skip* (one byte).
+dropped and costs only its flag; a P frame that adds nothing is a *skip*. Flags, motion and
+residual are symbols of the group's one rANS stream (:mod:`nmc.entropy.stream`), the flags and
+the motion under adaptive binary contexts whose statistics carry from frame to frame, so a
+skip costs a fraction of a bit once the group has seen a few.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.func import functional_call
 
-from nmc.bitstream import FieldReader, FieldWriter
-from nmc.entropy.adaptive import ContextState
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextState
+from nmc.entropy.adaptive import ContextModel as BinaryModel
+from nmc.entropy.stream import StreamReader, SymbolRecord
 from nmc.errors import BitstreamError
 from nmc.media import chroma_size
 from nmc.video.context import ContextModel
 from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax, relax_latent
-from nmc.video.frame_model import FrameModel, context_bits, module_state
+from nmc.video.frame_model import FrameModel, FrameSpec, context_bits, module_state
 from nmc.video.intra import context_module
-from nmc.video.latent_coder import decode_latents, encode_latents
-from nmc.video.latents import MAX_LATENT, upsample_levels
+from nmc.video.latent_coder import read_latents, write_latents
+from nmc.video.latents import MAX_LATENT, MAX_LEVELS, upsample_levels
 from nmc.video.motion import (
     MAX_VECTOR,
     block_grid,
@@ -44,12 +49,16 @@ from nmc.video.motion import (
     spatial_prediction,
     warp,
 )
-from nmc.video.motion_coder import decode_motion, encode_motion
+from nmc.video.motion_coder import MAX_SYMBOLS_PER_VALUE, read_motion, write_motion
 from nmc.video.render import torch_threads
 from nmc.weights import decode_update, encode_update, laplace_rate_bits
 
 State = dict[str, torch.Tensor]
 _MOTION, _RESIDUAL, _WEIGHTS, _SPATIAL = 1, 2, 4, 8
+_FLAG_ORDER = (_MOTION, _SPATIAL, _WEIGHTS, _RESIDUAL)
+_ADAPTATION = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
+_FLAGS = BinaryModel("frame flags", len(_FLAG_ORDER), **_ADAPTATION)
+_LEVELS = BinaryModel("residual levels", MAX_LEVELS, **_ADAPTATION)
 SYNTHESIS = "synthesis."
 _VECTOR_GAIN = 16.0
 
@@ -60,26 +69,28 @@ class Reference:
     8-bit samples, ``value / 255 - 0.5``), its motion vectors (int64 ``[rows, cols, 2]``,
     quarter pixels), the group's I-frame state (synthesis and context weights) and the
     ``context.*`` tensors of the residual latents' context model (the shipped prior's,
-    :mod:`nmc.video.prior`; None: the I frame's context model) and the motion coder's
-    statistics left by the group's previous P frames (:mod:`nmc.video.motion_coder`; None:
-    fresh, after an I frame). Nothing here is mutated: coding starts from a copy."""
+    :mod:`nmc.video.prior`; None: the I frame's context model) and the statistics of the
+    adaptive binary models (frame flags, residual levels, motion,
+    :mod:`nmc.video.motion_coder`) left by the group's previous P frames (None: fresh, after
+    an I frame). Nothing here is mutated: coding starts from a copy."""
 
     frame: torch.Tensor
     vectors: torch.Tensor
+    block: int
     state: Mapping[str, torch.Tensor]
     residual_context: Mapping[str, torch.Tensor] | None = None
-    motion_statistics: ContextState | None = None
+    statistics: ContextState | None = None
 
     def to(self, device: torch.device) -> Reference:
         """The same reference with every tensor on ``device``."""
         move = lambda state: {n: t.to(device) for n, t in state.items()}  # noqa: E731
         residual = None if self.residual_context is None else move(self.residual_context)
-        return Reference(self.frame.to(device), self.vectors.to(device), move(self.state),
-                         residual, self.motion_statistics)  # fmt: skip
+        return Reference(self.frame.to(device), self.vectors.to(device), self.block,
+                         move(self.state), residual, self.statistics)  # fmt: skip
 
-    def fresh_motion_statistics(self) -> ContextState:
-        """A copy of :attr:`motion_statistics` to code this frame's motion from."""
-        return ContextState() if self.motion_statistics is None else self.motion_statistics.copy()
+    def fresh_statistics(self) -> ContextState:
+        """A copy of :attr:`statistics` to code this frame from."""
+        return ContextState() if self.statistics is None else self.statistics.copy()
 
     def residual_state(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
         """``state`` with its ``context.*`` tensors replaced by the residual context model's."""
@@ -89,21 +100,31 @@ class Reference:
 @dataclass(frozen=True)
 class Predicted:
     """A decoded P frame: vectors, residual latents (integer-valued), the synthesis and context
-    state it used, its rendering ``[6, Hc, Wc]`` (float, before rounding), its bits per part
-    (``motion``, ``weights``, ``residual``) and the motion coder's statistics after it (the
-    next P frame's :attr:`Reference.motion_statistics`)."""
+    state it used, its rendering ``[6, Hc, Wc]`` (float, before rounding) and the adaptive
+    models' statistics after it (the next P frame's :attr:`Reference.statistics`)."""
 
     vectors: torch.Tensor
     latents: list[torch.Tensor]
     state: State
     frame: torch.Tensor
-    bits: dict[str, int]
-    motion_statistics: ContextState
+    statistics: ContextState
 
 
-def zero_vectors(height: int, width: int) -> torch.Tensor:
-    """The vectors of an I frame: int64 zeros ``[rows, cols, 2]``."""
-    return torch.zeros(*block_grid(height, width), 2, dtype=torch.int64)
+@dataclass(frozen=True)
+class CodedFrame:
+    """What a P frame adds to its group: the stream's symbols (in a :class:`SymbolRecord`),
+    the synthesis step payload (``b""`` when the weights do not move) and the bits per part
+    (``motion``, ``weights``, ``residual``; ideal bits of the stream's symbols; the flags'
+    bits are framing)."""
+
+    record: SymbolRecord
+    update: bytes
+    bits: dict[str, float]
+
+
+def zero_vectors(height: int, width: int, block: int) -> torch.Tensor:
+    """The vectors of an I frame: int64 zeros ``[rows, cols, 2]`` (``block``-pixel blocks)."""
+    return torch.zeros(*block_grid(height, width, block), 2, dtype=torch.int64)
 
 
 def residual(model: FrameModel, state: Mapping[str, torch.Tensor], latents: list) -> torch.Tensor:
@@ -124,7 +145,7 @@ def render_predicted(
 ) -> torch.Tensor:
     """The P frame ``[6, Hc, Wc]`` for ``vectors`` (quarter pixels), residual ``latents`` and
     synthesis weights in ``state`` (default: the reference's)."""
-    return warp(reference.frame, vectors.to(reference.frame.dtype)) + residual(
+    return warp(reference.frame, vectors.to(reference.frame.dtype), reference.block) + residual(
         model, reference.state if state is None else state, latents
     )
 
@@ -147,9 +168,13 @@ def fit_predicted(
     start = reference.vectors.float()
     if motion:
         searched = block_search(
-            reference.frame, target, reference.vectors.to(target.device), settings.lam
-        ).float()
-        cost = [_mse(warp(reference.frame, v), target, weights) for v in (start, searched)]
+            reference.frame, target, reference.block, reference.vectors.to(target.device),
+            settings.lam,
+        ).float()  # fmt: skip
+        cost = [
+            _mse(warp(reference.frame, v, reference.block), target, weights)
+            for v in (start, searched)
+        ]
         start = searched if cost[1] < cost[0] else start
     shapes = model.spec.level_shapes()
     variables = {f"r{i}": torch.zeros(s, device=target.device) for i, s in enumerate(shapes)}
@@ -195,11 +220,13 @@ def code_predicted(
     weights: torch.Tensor,
     lam: float,
     weight_step: float,
-) -> tuple[bytes, Predicted]:
+) -> tuple[CodedFrame, Predicted]:
     """Round and code a fitted P frame (everything on CPU; ``model`` a CPU model).
 
     Each part (motion step, synthesis step, residual) is kept only if it pays for its bits
     under ``D + lambda R``, tried greedily in that order; dropping all of them is a skip.
+    ``R`` is the ideal cost of the frame's symbols under the group's statistics plus the
+    synthesis step's bytes; every candidate is decoded as the decoder will.
     """
     vectors, latents, synthesis_step = fitted
     pixels = model.height * model.width
@@ -212,11 +239,12 @@ def code_predicted(
 
     context = context_module(model.spec, reference.residual_state(reference.state))
 
-    def trial(flags: int) -> tuple[float, bytes, Predicted]:
-        payload = _payload(reference, parts, flags, context, weight_step)
-        result = decode_predicted(model, reference, payload)
-        cost = _mse(result.frame, target, weights) + lam * 8 * len(payload) / pixels
-        return cost, payload, result
+    def trial(flags: int) -> tuple[float, CodedFrame, Predicted]:
+        coded = _write_frame(reference, parts, flags, context, weight_step)
+        reader = StreamReader(coded.record.to_bytes(), coded.record.symbols, "P frame")
+        result = decode_predicted(model, reference, reader, iter([coded.update]))
+        rate = coded.record.bits + 8 * len(coded.update)
+        return _mse(result.frame, target, weights) + lam * rate / pixels, coded, result
 
     flags = _MOTION | _WEIGHTS | _RESIDUAL
     best = trial(flags)
@@ -242,8 +270,8 @@ def code_predicted(
                 best = candidate
             else:
                 parts[_RESIDUAL][level] = kept
-    _, payload, result = best
-    return payload, result
+    _, coded, result = best
+    return coded, result
 
 
 def prune_vectors(
@@ -257,7 +285,7 @@ def prune_vectors(
     """``vectors`` (int64 ``[rows, cols, 2]``) with every block whose step from the previous
     frame's vector does not pay for its bits set back to the previous vector.
 
-    A block pays when the 6:1:1 error it removes over its 16x16 area (``rest``, the rendered
+    A block pays when the 6:1:1 error it removes over its area (``rest``, the rendered
     residual ``[6, Hc, Wc]``, added to the prediction) exceeds ``lam`` times the bits of its
     step per pixel — the per-block skip decision a classical encoder makes and the fit's
     gradient cannot (a step rounded to zero has no rate gradient, so fitted vectors keep small
@@ -269,8 +297,8 @@ def prune_vectors(
         return vectors
 
     def block_error(candidate: torch.Tensor) -> torch.Tensor:
-        prediction = warp(reference.frame, candidate.float()) + rest
-        return block_sums((weights * (prediction - target) ** 2).sum(0))
+        prediction = warp(reference.frame, candidate.float(), reference.block) + rest
+        return block_sums((weights * (prediction - target) ** 2).sum(0), reference.block)
 
     gain = block_error(previous) - block_error(vectors)
     _, hc, wc = weights.shape
@@ -289,75 +317,98 @@ def _step_bits(step: torch.Tensor) -> torch.Tensor:
     return torch.where(magnitude > 0, nonzero - zero, 0.0).sum(-1).float()
 
 
-def _payload(
+def _write_frame(
     reference: Reference, parts: dict, flags: int, context: ContextModel, weight_step: float
-) -> bytes:
-    """The P-frame payload::
+) -> CodedFrame:
+    """The P frame's symbols, in this order, under the group's adaptive statistics::
 
-    flags:u8   1 motion, 2 residual, 4 weights, 8 motion against the spatial median
-    motion:blob    (flag 1) the vectors' differences to the previous frame's vectors, or
-                   (flag 8) to the median of this frame's left, top and top-right vectors
-                   (nmc.video.motion.spatial_prediction), coded by nmc.video.motion_coder
-                   with the statistics the group's previous P frames left
-    weights:blob   (flag 4) encode_update of the synthesis weights
-    levels:u8  latents:rest   (flag 2) mask of the residual levels present, their stream
+        flags     bins: motion, (if motion) against the spatial median, weights, residual
+        motion    (flag motion) the vectors' differences to the previous frame's vectors or
+                  (spatial) to the median of this frame's left, top and top-right vectors
+                  (nmc.video.motion.spatial_prediction), nmc.video.motion_coder
+        residual  (flag residual) one bin per level (present), then the present levels'
+                  latents under the group's residual context model (nmc.video.latent_coder)
+
+    and, with the weights flag, the synthesis step as an encode_update payload (the group's
+    next ``update``). A part with nothing in it is left out whatever ``flags`` asks.
     """
     step = parts[_MOTION] - reference.vectors
     if not step.abs().sum():
         flags &= ~_MOTION
-    if not any(bool(t.abs().sum()) for t in parts[_RESIDUAL]):
+    levels = parts[_RESIDUAL]
+    present = sum(1 << i for i, t in enumerate(levels) if t.abs().sum() > 0)
+    if not present:
         flags &= ~_RESIDUAL
-    motion = b""
-    if flags & _MOTION:  # against the previous vectors or the spatial median, the shorter
-        origin = reference.vectors[0, 0]
-        spatial = parts[_MOTION] - spatial_prediction(parts[_MOTION], origin)
-        motion, spatial_motion = (
-            encode_motion(d.numpy(), reference.fresh_motion_statistics()) for d in (step, spatial)
-        )
-        if len(spatial_motion) < len(motion):
-            motion, flags = spatial_motion, flags | _SPATIAL
-    out = FieldWriter().u8(flags)
-    if flags & _MOTION:
-        out.blob(motion)
+    motion = step
+    if flags & _MOTION:  # against the previous vectors or the spatial median, the cheaper
+        spatial = parts[_MOTION] - spatial_prediction(parts[_MOTION], reference.vectors[0, 0])
+        if _motion_bits(spatial, reference) < _motion_bits(step, reference):
+            motion, flags = spatial, flags | _SPATIAL
+    update = b""
     if flags & _WEIGHTS:
         update, _ = encode_update(parts[_WEIGHTS], _synthesis_of(reference.state), weight_step)
-        out.blob(update)
+    record = SymbolRecord()
+    coder = AdaptiveEncoder(reference.fresh_statistics(), record)
+    _write_flags(coder, flags)
+    bits = {"motion": -record.bits}
+    if flags & _MOTION:
+        write_motion(coder, motion.numpy())
+    bits["motion"] += record.bits
+    bits["residual"] = -record.bits
     if flags & _RESIDUAL:
-        levels = parts[_RESIDUAL]
-        present = sum(1 << i for i, t in enumerate(levels) if t.abs().sum() > 0)
-        out.u8(present).raw(encode_latents(context, levels, present))
-    return out.getvalue()
+        coder.encode(_LEVELS, [present >> i & 1 for i in range(len(levels))], range(len(levels)))
+        write_latents(record, context, levels, present)
+    bits["residual"] += record.bits
+    bits["weights"] = 8.0 * len(update)
+    return CodedFrame(record, update, bits)
+
+
+def _motion_bits(values: torch.Tensor, reference: Reference) -> float:
+    """Ideal bits of coding motion ``values`` after the reference's statistics."""
+    record = SymbolRecord()
+    write_motion(AdaptiveEncoder(reference.fresh_statistics(), record), values.numpy())
+    return record.bits
+
+
+def _write_flags(coder: AdaptiveEncoder, flags: int) -> None:
+    for position, flag in enumerate(_FLAG_ORDER):
+        if flag != _SPATIAL or flags & _MOTION:
+            coder.encode(_FLAGS, [bool(flags & flag)], [position])
+
+
+def _read_flags(coder: AdaptiveDecoder) -> int:
+    flags = 0
+    for position, flag in enumerate(_FLAG_ORDER):
+        if flag != _SPATIAL or flags & _MOTION:
+            flags |= flag * int(coder.decode(_FLAGS, [position])[0])
+    return flags
 
 
 def _synthesis_of(state: Mapping[str, torch.Tensor]) -> State:
     return {n: t for n, t in state.items() if n.startswith(SYNTHESIS)}
 
 
-def _split(payload: bytes) -> tuple[int, bytes, bytes, bytes]:
-    src = FieldReader(payload, "P frame payload")
-    flags = src.u8()
-    if (
-        flags > _MOTION | _RESIDUAL | _WEIGHTS | _SPATIAL
-        or flags & _SPATIAL
-        and not flags & _MOTION
-    ):
-        raise BitstreamError(f"P frame payload: unknown flags {flags:#x}")
-    motion = src.blob() if flags & _MOTION else b""
-    update = src.blob() if flags & _WEIGHTS else b""
-    rest = src.raw(src.remaining)
-    if not flags & _RESIDUAL and rest:
-        raise BitstreamError("P frame payload: trailing bytes after a frame without residual")
-    return flags, motion, update, rest
+def max_frame_symbols(spec: FrameSpec, block: int) -> int:
+    """The most symbols a frame of ``spec`` with ``block``-pixel motion blocks may put in its
+    group's stream (bounds what a decoder reads): flags and level bins, motion bins, every
+    latent with an escaped value."""
+    rows, cols = block_grid(spec.height, spec.width, block)
+    latents = sum(h * w for h, w in spec.level_shapes())
+    return len(_FLAG_ORDER) + spec.levels + 2 * rows * cols * MAX_SYMBOLS_PER_VALUE + 11 * latents
 
 
-def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) -> Predicted:
-    """Rebuild a P frame from its payload (CPU, one thread, exactly as the encoder measured
-    it); damaged data raises :class:`BitstreamError`."""
-    flags, motion, update, rest = _split(payload)
+def decode_predicted(
+    model: FrameModel, reference: Reference, reader: StreamReader, updates: Iterator[bytes]
+) -> Predicted:
+    """Rebuild a P frame from its group's stream (``reader``, at the frame's symbols) and
+    synthesis steps (``updates``, at the frame's), on CPU with one thread, exactly as the
+    encoder measured it; damaged data raises :class:`BitstreamError`."""
+    statistics = reference.fresh_statistics()
+    coder = AdaptiveDecoder.sharing(reader, statistics)
+    flags = _read_flags(coder)
     vectors = reference.vectors
-    statistics = reference.fresh_motion_statistics()
     if flags & _MOTION:
-        step = torch.from_numpy(decode_motion(motion, *vectors.shape[:2], statistics))
+        step = torch.from_numpy(read_motion(coder, *vectors.shape[:2]))
         if flags & _SPATIAL:
             if step.abs().max() > 4 * MAX_VECTOR:  # keeps the rebuilt sums bounded
                 raise BitstreamError("P frame motion: a vector is out of range (damaged data)")
@@ -368,27 +419,24 @@ def decode_predicted(model: FrameModel, reference: Reference, payload: bytes) ->
             raise BitstreamError("P frame motion: a vector is out of range (damaged data)")
     state = dict(reference.state)
     if flags & _WEIGHTS:
+        update = next(updates, None)
+        if update is None:
+            raise BitstreamError("P frame weights: the group holds no step for this frame")
         state.update(decode_update(update, _synthesis_of(reference.state)))
         if any(not torch.isfinite(t).all() for t in state.values()):
             raise BitstreamError("P frame weights: non-finite values (damaged data)")
     shapes = model.spec.level_shapes()
+    latents = [torch.zeros(s) for s in shapes]
     if flags & _RESIDUAL:
-        src = FieldReader(rest, "P frame residual")
-        present = src.u8()
-        if present >> len(shapes) or not present:
-            raise BitstreamError(f"P frame residual: bad level mask {present:#x}")
-        latents = decode_latents(
-            src.raw(src.remaining),
-            context_module(model.spec, reference.residual_state(state)),
-            shapes,
-            present,
-        )
-    else:
-        latents = [torch.zeros(s) for s in shapes]
+        bins = coder.decode(_LEVELS, np.arange(len(shapes)))
+        present = int(sum(int(b) << i for i, b in enumerate(bins)))
+        if not present:
+            raise BitstreamError("P frame residual: no level present (damaged data)")
+        context = context_module(model.spec, reference.residual_state(state))
+        latents = read_latents(reader, context, shapes, present)
     with torch_threads(1), torch.no_grad():
         frame = render_predicted(model, reference, vectors, latents, state)
-    bits = {"motion": 8 * len(motion), "weights": 8 * len(update), "residual": 8 * len(rest)}
-    return Predicted(vectors, latents, state, frame, bits, statistics)
+    return Predicted(vectors, latents, state, frame, statistics)
 
 
 SCENE_CUT_SHARE = 0.5
@@ -397,7 +445,7 @@ SCENE_CUT_SHARE = 0.5
 def is_scene_cut(reference: Reference, target: torch.Tensor, weights: torch.Tensor) -> bool:
     """True when the best block-matched prediction leaves more than ``SCENE_CUT_SHARE`` of the
     frame's energy around its mean unexplained: a P frame would then cost more than an I."""
-    vectors = block_search(reference.frame, target).float()
-    error = _mse(warp(reference.frame, vectors), target, weights)
+    vectors = block_search(reference.frame, target, reference.block).float()
+    error = _mse(warp(reference.frame, vectors, reference.block), target, weights)
     mean = (weights * target).sum(dim=(1, 2), keepdim=True) / weights.sum(dim=(1, 2), keepdim=True)
     return error > SCENE_CUT_SHARE * _mse(mean.expand_as(target), target, weights)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import torch
 
+from nmc.entropy.stream import StreamReader, SymbolRecord
 from nmc.video.context import ContextModel
 from nmc.video.fit import distortion
 from nmc.video.frame_model import (
@@ -24,7 +25,7 @@ from nmc.video.frame_model import (
     module_state,
     split_state,
 )
-from nmc.video.latent_coder import decode_latents, encode_latents
+from nmc.video.latent_coder import read_latents, write_latents
 from nmc.video.latents import MAX_LATENT
 from nmc.video.network_coder import MODULES, decode_networks, encode_networks
 
@@ -55,7 +56,7 @@ def code_intra(
     weights: torch.Tensor,
     lam: float,
     prior: State | None = None,
-) -> tuple[bytes, bytes, State]:
+) -> tuple[bytes, SymbolRecord, State]:
     """Quantize and code a fitted I frame.
 
     Args:
@@ -65,8 +66,8 @@ def code_intra(
         prior: CPU float32 network tensors the coded weights are relative to (None: zero).
 
     Returns:
-        ``(networks payload, latents payload, decoded state)``; the state (CPU float32) is what
-        :func:`decode_intra` rebuilds.
+        ``(networks payload, the latents' symbols for the group's stream, decoded state)``; the
+        state (CPU float32) is what :func:`decode_intra` rebuilds.
     """
     device = target.device
     latents, networks = split_state(fitted)
@@ -88,16 +89,17 @@ def code_intra(
         costs = {e: cost({**exponents, prefix: e}) for e in EXPONENTS}
         exponents[prefix] = min(costs, key=costs.get)
     network_payload, coded = encode_networks(networks, exponents, prior)
-    latent_payload = encode_latents(context_module(model.spec, coded), [t.cpu() for t in levels])
+    record = SymbolRecord()
+    write_latents(record, context_module(model.spec, coded), [t.cpu() for t in levels])
     decoded = {**{n: t.cpu() for n, t in latents.items()}, **coded}
-    return network_payload, latent_payload, decoded
+    return network_payload, record, decoded
 
 
 def decode_intra(
-    spec: FrameSpec, network_payload: bytes, latent_payload: bytes, prior: State | None = None
+    spec: FrameSpec, network_payload: bytes, reader: StreamReader, prior: State | None = None
 ) -> State:
-    """Rebuild an I frame's state (CPU float32) from its two payloads (``prior`` as the
-    encoder's)."""
+    """Rebuild an I frame's state (CPU float32) from its network payload and its group's
+    stream (``reader``, at the frame's latents; ``prior`` as the encoder's)."""
     networks = decode_networks(network_payload, network_shapes(spec), prior)
-    latents = decode_latents(latent_payload, context_module(spec, networks), spec.level_shapes())
+    latents = read_latents(reader, context_module(spec, networks), spec.level_shapes())
     return {**level_state(latents), **networks}

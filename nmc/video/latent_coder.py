@@ -1,4 +1,4 @@
-"""Entropy coding of a frame's integer latents with its context model (rANS, one stream).
+"""Entropy coding of a frame's integer latents with its context model (runs of a shared stream).
 
 Decode order (:mod:`nmc.video.latents`): coarsest level first, four phases per level; each
 pass evaluates the context model on the whole level, in float64 with one thread, and codes the
@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from nmc.entropy.laplace import LaplaceBank, LaplaceStreamDecoder
+from nmc.entropy.laplace import LaplaceBank
+from nmc.entropy.stream import StreamReader, SymbolSink
 from nmc.errors import BitstreamError
 from nmc.video.context import MAX_SCALE, MIN_SCALE, ContextModel, level_context
 from nmc.video.latents import MAX_LATENT, NUM_PHASES, phase_map
@@ -42,11 +43,12 @@ def _laws(
     return BANK.choose(mu[positions].numpy(), scale[positions].numpy())
 
 
-def encode_latents(
-    context: ContextModel, latents: list[torch.Tensor], present: int | None = None
-) -> bytes:
-    """Code integer-valued latents (float ``[h_l, w_l]``, finest first, values in
-    ``[-MAX_LATENT, MAX_LATENT]``) with the (already quantized) ``context`` model.
+def write_latents(
+    sink: SymbolSink, context: ContextModel, latents: list[torch.Tensor], present: int | None = None
+) -> None:
+    """Append integer-valued latents (float ``[h_l, w_l]``, finest first, values in
+    ``[-MAX_LATENT, MAX_LATENT]``) coded with the (already quantized) ``context`` model to a
+    shared stream (:mod:`nmc.entropy.stream`).
 
     ``present``: bit ``l`` set = level ``l`` is coded (default all); the others must be zero
     and cost nothing (the decoder knows them to be zero).
@@ -58,32 +60,26 @@ def encode_latents(
     if any(g.abs().max() > MAX_LATENT or not torch.equal(g, g.round()) for g in grids):
         raise ValueError(f"latents must be integers in [-{MAX_LATENT}, {MAX_LATENT}]")
     model = copy.deepcopy(context).to(torch.float64)
-    values, bases, indexes = [], [], []
     with torch.no_grad():
         for level, positions in _passes([tuple(g.shape) for g in grids], present):
             base, index = _laws(model, grids, level, positions)
-            values.append(grids[level].reshape(-1)[positions].numpy().astype(np.int64))
-            bases.append(base)
-            indexes.append(index)
-    return BANK.encode(np.concatenate(values), np.concatenate(bases), np.concatenate(indexes))
+            values = grids[level].reshape(-1)[positions].numpy().astype(np.int64)
+            BANK.write(sink, values, base, index)
 
 
-def decode_latents(
-    data: bytes, context: ContextModel, shapes: list[tuple[int, int]], present: int | None = None
-) -> list[torch.Tensor]:
-    """Rebuild the latents (float32 ``[h_l, w_l]``, finest first) coded by
-    :func:`encode_latents` with the same ``present`` mask; damaged data raises
-    :class:`BitstreamError`."""
+def read_latents(
+    reader: StreamReader, context: ContextModel, shapes: list[tuple[int, int]],
+    present: int | None = None,
+) -> list[torch.Tensor]:  # fmt: skip
+    """The latents (float32 ``[h_l, w_l]``, finest first) :func:`write_latents` appended with
+    the same ``present`` mask; damaged data raises :class:`BitstreamError`."""
     grids = [torch.zeros(shape, dtype=torch.float64) for shape in shapes]
     present = (1 << len(shapes)) - 1 if present is None else present
-    total = sum(r * c for i, (r, c) in enumerate(shapes) if present >> i & 1)
-    decoder = LaplaceStreamDecoder(BANK, data, total, "latents payload")
     model = copy.deepcopy(context).to(torch.float64)
     with torch.no_grad():
         for level, positions in _passes(shapes, present):
-            values = decoder.decode(*_laws(model, grids, level, positions))
+            values = BANK.read(reader, *_laws(model, grids, level, positions))
             if values.size and np.abs(values).max() > MAX_LATENT:
                 raise BitstreamError("latents payload: a latent is out of range (damaged data)")
             grids[level].view(-1)[positions] = torch.from_numpy(values.astype(np.float64))
-    decoder.finish()
     return [g.float() for g in grids]

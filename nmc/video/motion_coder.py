@@ -5,7 +5,7 @@ their prediction (the previous frame's vectors or the spatial median,
 :mod:`nmc.video.motion`). Each component is binarized as *non-zero* flag, sign, and
 ``|v| - 1`` in order-0 Exp-Golomb (:mod:`nmc.entropy.binarize`), every bin coded with
 :mod:`nmc.entropy.adaptive`. The statistics carry over from one P frame to the next within a
-group (the caller passes them in and keeps what comes back), so a clip's typical steps —
+group (the caller's coder carries them), so a clip's typical steps —
 mostly zero, quarter-pixel jitter, whole pixels — are learnt once per group instead of being
 described by a scale per frame.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel, ContextState
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel
 from nmc.entropy.binarize import decode_exp_golomb, encode_exp_golomb
 
 _NEIGHBOUR_CLASSES = 6  # anchors, then 0..4 non-zero neighbours
@@ -35,6 +35,8 @@ _PREFIX_POSITIONS = 5
 _SUFFIX_LENGTHS, _SUFFIX_BITS = 4, 4
 # |v| - 1 < 2**12 covers every vector step (|step| <= 2 * 256 quarter pixels)
 MAX_PREFIX = 12
+# at most: 2 flags, a sign, 2 * (MAX_PREFIX + 1) Exp-Golomb bins per value
+MAX_SYMBOLS_PER_VALUE = 2 * MAX_PREFIX + 5
 _MODEL = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
 NONZERO = ContextModel("motion non-zero", 2 * 2 * _NEIGHBOUR_CLASSES, **_MODEL)
 SIGN = ContextModel("motion sign", 2, **_MODEL)
@@ -84,12 +86,11 @@ def _suffix(component: np.ndarray):
     return SUFFIX, contexts
 
 
-def encode_motion(values: np.ndarray, state: ContextState) -> bytes:
-    """One rANS stream of int64 ``values`` ``[rows, cols, 2]``; ``state`` (updated in place)
-    holds the statistics the previous P frames of the group left."""
+def write_motion(coder: AdaptiveEncoder, values: np.ndarray) -> None:
+    """Code int64 ``values`` ``[rows, cols, 2]`` with ``coder``, whose statistics (updated)
+    are the ones the previous P frames of the group left."""
     values = np.asarray(values, dtype=np.int64)
     rows, cols = values.shape[:2]
-    coder = AdaptiveEncoder(state)
     nonzero = values != 0
     anchors = _anchors(rows, cols)
     for component in (0, 1):
@@ -104,14 +105,12 @@ def encode_motion(values: np.ndarray, state: ContextState) -> bytes:
     coded = flat[which]
     coder.encode(SIGN, coded < 0, component)
     encode_exp_golomb(coder, np.abs(coded) - 1, _prefix(component), _suffix(component))
-    return coder.finish()
 
 
-def decode_motion(data: bytes, rows: int, cols: int, state: ContextState) -> np.ndarray:
-    """The int64 ``[rows, cols, 2]`` values :func:`encode_motion` coded from ``state``
-    (updated in place); damaged data raises :class:`nmc.errors.BitstreamError`."""
-    # at most: 2 flags, a sign, 2 * (MAX_PREFIX + 1) Exp-Golomb bins per value
-    coder = AdaptiveDecoder(data, rows * cols * 2 * (2 * MAX_PREFIX + 5), "P frame motion", state)
+def read_motion(coder: AdaptiveDecoder, rows: int, cols: int) -> np.ndarray:
+    """The int64 ``[rows, cols, 2]`` values :func:`write_motion` coded, read with ``coder``
+    (statistics as the encoder's, updated); damaged data raises
+    :class:`nmc.errors.BitstreamError`."""
     nonzero = np.zeros((rows, cols, 2), dtype=bool)
     anchors = _anchors(rows, cols)
     for component in (0, 1):

@@ -39,7 +39,8 @@ def test_bitstream_round_trip_and_describe(encoded):
     again = pack(container.codec_id, container.header, list(container.chunks))
     assert again == data
     info = codec.describe(container)["video"]
-    assert info["family"] == family and info["intra_bits"] > info["predicted_bits"] > 0
+    assert info["family"] == family and info["groups"] == 2 and info["motion_block"] == 32
+    assert info["network_bits"] > 0 and info["stream_bits"] > 0
 
 
 def test_seek_matches_sequential_decode(encoded):

@@ -45,18 +45,22 @@ def test_damaged_headers_raise_bitstream_error_only():
             VideoHeader.from_bytes(bytes(damaged))
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
-    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 4"):
+    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 5"):
         VideoHeader.from_bytes(old)
 
 
 def test_unknown_prior_is_refused():
     data = bytearray(replace(_header(), prior=PRIOR_SHIPPED).to_bytes())
-    tail = len(FieldWriter().u8(4).text("yuv420p").uvarint(5).getvalue())
+    tail = len(FieldWriter().u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
     data[-tail - 1] = 9
     with pytest.raises(BitstreamError, match="unknown network prior id 9"):
+        VideoHeader.from_bytes(bytes(data))
+    data[-tail - 1] = PRIOR_SHIPPED
+    data[-tail] = 7  # a motion block of 128 pixels
+    with pytest.raises(BitstreamError, match="motion block 128 not supported"):
         VideoHeader.from_bytes(bytes(data))
 
 

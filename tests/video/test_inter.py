@@ -18,8 +18,8 @@ from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import VideoDecoder, decode, encode
-from nmc.video.format import PREDICTED, pack_frames, unpack_frames
-from nmc.video.inter import Reference, prune_vectors
+from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
+from nmc.video.inter import Reference, max_frame_symbols, prune_vectors
 from nmc.video.motion import (
     blend_fields,
     block_grid,
@@ -49,15 +49,15 @@ def _shifted(clip: Video, dx: int, frames: int) -> Video:
 def test_block_search_finds_a_pan_and_warp_follows_it(clip):
     pan = _shifted(clip, 2, 2)
     ref, tgt = (to_grid(*pan.frame(i)) for i in range(2))
-    vectors = block_search(ref, tgt)
-    assert vectors.shape == (*block_grid(clip.height, clip.width), 2)
+    vectors = block_search(ref, tgt, 16)
+    assert vectors.shape == (*block_grid(clip.height, clip.width, 16), 2)
     inner = vectors[:-1, 1:-1]  # np.roll wraps the left column around; the last row and
     # column of blocks reach into the even padding
     assert torch.all(inner[..., 0] == -8) and torch.all(inner[..., 1] == 0)  # -2 px in 1/4 px
-    blend = blend_fields(vectors.float(), (38, 52))
+    blend = blend_fields(vectors.float(), (38, 52), 16)
     assert [field.shape for field, _ in blend] == [(2, 38, 52)] * 4
     assert torch.allclose(sum(weight for _, weight in blend), torch.ones(38, 52))
-    predicted = warp(ref, vectors.float())
+    predicted = warp(ref, vectors.float(), 16)
     error = (predicted - tgt)[:4, :, 2:].abs().mean()
     assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
 
@@ -69,11 +69,11 @@ def test_overlapped_warp_is_a_translation_where_the_blocks_agree():
     vectors = torch.zeros(5, 6, 2)
     vectors[..., 0] = 6.0  # 1.5 px right
     single = torch.zeros(1, 1, 2) + vectors[0, 0]
-    assert torch.allclose(warp(frame, vectors), warp(frame, single), atol=1e-6)
+    assert torch.allclose(warp(frame, vectors, 16), warp(frame, single, 16), atol=1e-6)
     moving = torch.zeros(5, 6, 2)
     moving[2, 2] = torch.tensor([8.0, -4.0])  # block (2, 2): centre between luma pixels 39, 40
     luma, luma_moved, luma_still = (
-        F.pixel_shuffle(warp(frame, v)[None, :4], 2)[0, 0]
+        F.pixel_shuffle(warp(frame, v, 16)[None, :4], 2)[0, 0]
         for v in (moving, moving[2:3, 2:3], torch.zeros(1, 1, 2))
     )
     centre = (slice(39, 41), slice(39, 41))  # 94 % the moving block's translation
@@ -87,9 +87,9 @@ def test_pruning_keeps_steps_that_pay_and_drops_those_that_do_not(clip):
     pan = _shifted(clip, 2, 2)
     ref, tgt = (to_grid(*pan.frame(i)) for i in range(2))
     weights = loss_weights(clip.height, clip.width)
-    rows, cols = block_grid(clip.height, clip.width)
+    rows, cols = block_grid(clip.height, clip.width, 16)
     still = torch.zeros(rows, cols, 2, dtype=torch.int64)
-    reference = Reference(ref, still, {})
+    reference = Reference(ref, still, 16, {})
     moving = still.clone()
     moving[..., 0] = -8  # the pan, -2 px: pays everywhere at a small lambda
     assert torch.equal(prune_vectors(reference, moving, 0 * ref, tgt, weights, 1e-4), moving)
@@ -150,29 +150,36 @@ def test_odd_sizes_round_trip():
     assert [f["kind"] for f in report["per_frame"]][1:] == ["PFRM", "PFRM"]
 
 
-def test_damaged_p_payloads_are_refused(encoded):
+def test_damaged_group_streams_are_refused(encoded):
+    """Flipped or cut bytes of the group's stream, a wrong symbol count, a missing or extra
+    synthesis step: only BitstreamError, and the clear cases are refused."""
     _, data, _, _ = encoded
     container = unpack(data)
-    frames = unpack_frames(container.chunks, 3)
-    kind, original = frames[1]
-    assert kind == PREDICTED
+    header = VideoHeader.from_bytes(container.header)
+    bound = max_frame_symbols(header.spec, header.motion_block)
+    group, *rest = unpack_groups(container.chunks, 3, bound)
+    assert group.count == 2 and group.symbols > 0  # an I and a P frame
 
-    def with_p_body(body: bytes) -> bytes:
-        damaged = [frames[0], (PREDICTED, body), *frames[2:]]
-        return pack(container.codec_id, container.header, pack_frames(damaged))
+    def with_group(**changes) -> bytes:
+        chunks = [FrameGroup(**{**vars(group), **changes}).to_chunk()]
+        return pack(container.codec_id, container.header, chunks + [g.to_chunk() for g in rest])
 
     rng = np.random.default_rng(2)
     for trial in range(60):
-        payload = bytearray(original)
+        stream = bytearray(group.stream)
         if trial % 3 == 0:
-            payload = payload[: rng.integers(len(payload))]
+            stream = stream[: rng.integers(len(stream))]
         else:
-            position = rng.integers(len(payload))
-            payload[position] ^= int(rng.integers(1, 256))
+            stream[rng.integers(len(stream))] ^= int(rng.integers(1, 256))
         with contextlib.suppress(BitstreamError):
-            decode(with_p_body(bytes(payload)))
+            decode(with_group(stream=bytes(stream)))
+    for symbols in (group.symbols - 1, group.symbols + 1, 0):
+        with pytest.raises(BitstreamError):
+            decode(with_group(symbols=symbols))
+    with pytest.raises(BitstreamError, match="exceeds its limit"):
+        decode(with_group(symbols=2 * bound + 1))
     with pytest.raises(BitstreamError):
-        decode(with_p_body(original[:1] + b"\xf8" + original[2:]))
+        decode(with_group(updates=(*group.updates, b"\x01\x02")))
 
 
 _DECODE_AND_HASH = """

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from nmc.entropy.stream import StreamReader, StreamWriter
 from nmc.errors import BitstreamError
 from nmc.video.context import (
     ContextArch,
@@ -17,7 +18,7 @@ from nmc.video.context import (
     level_context,
     raster_visibility,
 )
-from nmc.video.latent_coder import decode_latents, encode_latents
+from nmc.video.latent_coder import read_latents, write_latents
 from nmc.video.latents import NUM_PHASES, level_shapes, phase_map
 from nmc.video.network_coder import decode_networks, encode_networks
 
@@ -40,6 +41,21 @@ def _latents(shapes, seed: int = 0) -> list[torch.Tensor]:
     return [g.float() for g in grids]
 
 
+def _encode(context: ContextModel, latents, present=None) -> tuple[bytes, int, float]:
+    """The latents alone in a stream: ``(stream, symbols, ideal bits)``."""
+    writer = StreamWriter()
+    write_latents(writer, context, latents, present)
+    return writer.finish(), writer.symbols, writer.bits
+
+
+def _decode(coded: tuple[bytes, int, float], context: ContextModel, shapes, present=None):
+    data, symbols, _ = coded
+    reader = StreamReader(data, symbols, "latents")
+    latents = read_latents(reader, context, shapes, present)
+    assert reader.remaining == 0
+    return latents
+
+
 def test_levels_cover_odd_frames():
     assert level_shapes(27, 35, 4) == [(28, 36), (14, 18), (7, 9), (4, 5)]
     phases = phase_map(3, 3)
@@ -49,17 +65,20 @@ def test_levels_cover_odd_frames():
 def test_latents_round_trip_exactly():
     shapes = level_shapes(27, 35, 5)
     latents, model = _latents(shapes), _context()
-    data = encode_latents(model, latents)
-    back = decode_latents(data, model, shapes)
+    coded = _encode(model, latents)
+    back = _decode(coded, model, shapes)
     assert all(torch.equal(a, b) for a, b in zip(latents, back))
-    # The stream costs what the context model says, within the table quantization.
+    # The stream costs its ideal bits plus one flush, and they are what the context model
+    # says, within the table quantization.
+    data, _, bits = coded
+    assert bits <= 8 * len(data) <= bits + 96
     estimate = 0.0
     with torch.no_grad():
         for index, level in enumerate(latents):
             coarser = latents[index + 1] if index + 1 < len(latents) else None
             mu, scale = model(level_context(level, coarser))
             estimate += float(laplace_bits(level.reshape(-1), mu, scale).sum())
-    assert 8 * len(data) < estimate * 1.05 + 256
+    assert bits < estimate * 1.05 + 64
 
 
 def test_context_is_causal_in_decode_order():
@@ -78,15 +97,17 @@ def test_context_is_causal_in_decode_order():
 def test_damaged_latent_payload_is_refused_or_decodes():
     shapes = level_shapes(16, 16, 3)
     latents, model = _latents(shapes), _context()
-    data = encode_latents(model, latents)
+    data, symbols, bits = _encode(model, latents)
     rng = np.random.default_rng(1)
     for _ in range(40):
         damaged = bytearray(data)
         damaged[rng.integers(len(data))] ^= int(rng.integers(1, 256))
         with contextlib.suppress(BitstreamError):
-            decode_latents(bytes(damaged), model, shapes)
+            _decode((bytes(damaged), symbols, bits), model, shapes)
     with contextlib.suppress(BitstreamError):
-        decode_latents(data[:3], model, shapes)
+        _decode((data[:3], symbols, bits), model, shapes)
+    with pytest.raises(BitstreamError, match="more symbols than"):
+        _decode((data, symbols - 1, bits), model, shapes)
 
 
 def test_networks_round_trip_and_refuse_damage():
@@ -134,12 +155,12 @@ def test_levels_left_out_cost_nothing_and_must_be_zero():
     shapes = level_shapes(16, 20, 3)
     latents, model = _latents(shapes, seed=5), _context()
     latents[0] = torch.zeros(shapes[0])
-    data = encode_latents(model, latents, present=0b110)
-    assert len(data) < len(encode_latents(model, latents))
-    back = decode_latents(data, model, shapes, present=0b110)
+    coded = _encode(model, latents, present=0b110)
+    assert coded[2] < _encode(model, latents)[2]
+    back = _decode(coded, model, shapes, present=0b110)
     assert all(torch.equal(a, b) for a, b in zip(latents, back))
     with pytest.raises(ValueError, match="must be zero"):
-        encode_latents(model, _latents(shapes), present=0b110)
+        _encode(model, _latents(shapes), present=0b110)
 
 
 def test_raster_order_sees_only_the_causal_half():

@@ -4,12 +4,24 @@ the cost of typical steps, and damaged streams."""
 import numpy as np
 import pytest
 
-from nmc.entropy.adaptive import ContextState
+from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextState
 from nmc.entropy.binarize import exp_golomb_lengths
 from nmc.entropy.laplace import encode_groups
 from nmc.errors import BitstreamError
 from nmc.video.motion import MAX_VECTOR
-from nmc.video.motion_coder import decode_motion, encode_motion
+from nmc.video.motion_coder import MAX_SYMBOLS_PER_VALUE, read_motion, write_motion
+
+
+def encode_motion(values: np.ndarray, state: ContextState) -> bytes:
+    """``values`` alone in a stream, coded after ``state`` (updated)."""
+    coder = AdaptiveEncoder(state)
+    write_motion(coder, values)
+    return coder.finish()
+
+
+def decode_motion(data: bytes, rows: int, cols: int, state: ContextState) -> np.ndarray:
+    bound = rows * cols * 2 * MAX_SYMBOLS_PER_VALUE
+    return read_motion(AdaptiveDecoder(data, bound, "motion", state), rows, cols)
 
 
 def _steps(rng: np.random.Generator, shape: tuple[int, int], moving: float) -> np.ndarray:
