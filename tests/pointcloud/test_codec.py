@@ -276,6 +276,27 @@ def test_version_3_stream_decodes_as_it_did():
     assert np.any(expected["filtered"] != expected["plain"])
 
 
+def test_version_4_stream_decodes_as_it_did():
+    """A stream of the version-4 encoder (a kind-3 per-channel update chosen on the
+    decoder's exact output) decodes to the colours the release that wrote it decoded
+    (before the filter's plain-torch attention, numpy farthest-point sampling and
+    threaded graph building: the same graphs, features within float rounding)."""
+    container = unpack((DATA / "version4_qp28.nmc").read_bytes())
+    assert CloudHeader.from_bytes(container.header).version == 4
+    assert split_attributes(container)[0][:1] == bytes([3])
+    expected = np.load(DATA / "version4_qp28_decoded.npz")
+    plain = plugin.decode(container, postfilter="none")[0]
+    np.testing.assert_array_equal(plain.xyz, expected["xyz"])
+    np.testing.assert_array_equal(plain.rgb, expected["plain"])
+    if msgat_filter.load_for_stream(4) is None:
+        pytest.skip("no MS-GAT weights of version 4 streams in nmc/models")
+    filtered, report = plugin.decode(container)
+    assert report["postfilter"] == "msgat" and report["filter_update"] == "channels"
+    difference = np.abs(filtered.rgb.astype(int) - expected["filtered"])
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.001
+    assert np.mean(expected["filtered"] != expected["plain"]) > 0.5
+
+
 def test_version_1_streams_still_decode_and_a_version_without_weights_warns(sample, monkeypatch):
     """Version 1 streams (no update in ATTR) decode with msgat_v1; a version whose weights
     are not installed decodes unfiltered, with a warning; unknown versions are refused."""

@@ -10,6 +10,9 @@ from nmc.pointcloud.msgat.graph import (
     build_patch_graph,
     farthest_point_sampling,
     knn_edges,
+    knn_neighbors,
+    neighbor_laplacian,
+    neighbors_to_edges,
     scaled_laplacian,
 )
 
@@ -80,12 +83,28 @@ def test_scaled_laplacian_is_symmetric_with_zero_diagonal():
     assert torch.linalg.eigvalsh(lap.double()).abs().max() <= 1.0 + 1e-6
 
 
+def test_neighbor_laplacian_equals_the_edge_list_one():
+    """The neighbour-table Laplacian is bit for bit the edge-list one, duplicate points
+    (a neighbour that is the node itself, dropped) included."""
+    pos = np.random.default_rng(7).integers(0, 6, size=(2, 80, 3)).astype(np.float64)
+    neighbors = knn_neighbors(pos, 6)
+    neighbors[5, 0] = 5
+    fast = neighbor_laplacian(neighbors)
+    slow = scaled_laplacian(neighbors_to_edges(neighbors), 160)
+    for a, b in zip(
+        (fast.crow_indices(), fast.col_indices(), fast.values()),
+        (slow.crow_indices(), slow.col_indices(), slow.values()),
+    ):
+        assert torch.equal(a, b)
+
+
 def test_build_patch_graph_levels():
     pos = np.random.default_rng(5).integers(0, 100, size=(3, 64, 3))
     graph = build_patch_graph(pos, (1, 2, 4), 4)
     assert graph.num_nodes == 192 and len(graph.levels) == 3
     full, half, quarter = graph.levels
     assert full.subset is None and full.laplacian.shape == (192, 192)
+    assert full.neighbors.shape == (192, 4) and half.neighbors.shape == (96, 4)
     assert half.subset.shape == (96,) and quarter.subset.shape == (48,)
     assert half.upsample.shape == (192,) and int(half.upsample.max()) < 96
     # Subsets stay inside their own patch.

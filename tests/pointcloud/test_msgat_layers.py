@@ -4,17 +4,53 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_geometric.nn import ChebConv
+from torch_geometric.nn import ChebConv, GATv2Conv
 
 from nmc.pointcloud.msgat.config import ModelConfig
-from nmc.pointcloud.msgat.graph import build_patch_graph, knn_edges, scaled_laplacian
-from nmc.pointcloud.msgat.layers import ArtifactAttention, ChebStage, CSRChebConv, ScaleBranch
+from nmc.pointcloud.msgat.graph import (
+    build_patch_graph,
+    knn_neighbors,
+    neighbors_to_edges,
+    scaled_laplacian,
+)
+from nmc.pointcloud.msgat.layers import (
+    ArtifactAttention,
+    ChebStage,
+    CSRChebConv,
+    KNNGATv2Conv,
+    ScaleBranch,
+)
 from nmc.pointcloud.msgat.model import MSGAT
 
 
 def _graph(n: int = 60, k: int = 6):
-    edges = knn_edges(np.random.default_rng(0).random((1, n, 3)), k)
+    edges = neighbors_to_edges(knn_neighbors(np.random.default_rng(0).random((1, n, 3)), k))
     return torch.from_numpy(edges), scaled_laplacian(edges, n)
+
+
+def test_knn_gatv2_equals_pyg_gatv2conv_with_and_without_autograd():
+    """Same parameters, same output as PyG's GATv2Conv on the kNN graph (both the sparse
+    inference path and the autograd path), same gradients; a neighbour equal to the node
+    itself counts once, as PyG's self-loop handling does."""
+    neighbors = torch.from_numpy(knn_neighbors(np.random.default_rng(6).random((2, 40, 3)), 5))
+    neighbors[3, 2] = 3  # a self loop in the table
+    ours = KNNGATv2Conv(9, 4, heads=3)
+    ref = GATv2Conv(9, 4, heads=3)
+    assert set(ours.state_dict()) == set(ref.state_dict())
+    torch.nn.init.normal_(ours.bias)  # PyG starts it at 0: make it count
+    ref.load_state_dict(ours.state_dict())
+    edges = torch.from_numpy(neighbors_to_edges(neighbors.numpy()))
+    x = torch.randn(80, 9, requires_grad=True)
+    y_ref = ref(x, edges)
+    with torch.inference_mode():
+        y_fast = ours(x.detach(), neighbors)
+    torch.testing.assert_close(y_fast, y_ref.detach(), rtol=1e-5, atol=1e-5)
+    y_ours = ours(x, neighbors)
+    torch.testing.assert_close(y_ours, y_ref, rtol=1e-5, atol=1e-5)
+    (g_ours,) = torch.autograd.grad(y_ours.square().sum(), x)
+    (g_ref,) = torch.autograd.grad(y_ref.square().sum(), x)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-4)
+    assert ours(x, neighbors[:, :0]).shape == (80, 12)  # no neighbours: the self loop only
 
 
 def test_csr_cheb_conv_equals_pyg_chebconv_with_gradients():
@@ -42,7 +78,8 @@ def test_operator_shapes():
     assert branch(x, sub_lap, subset, upsample).shape == (60, 16)
     assert branch(x, lap).shape == (60, 16)
     attention = ArtifactAttention(16, heads=4)
-    assert attention(x, torch.rand(60, 1), edges).shape == (60, 16)
+    neighbors = torch.from_numpy(knn_neighbors(np.random.default_rng(0).random((1, 60, 3)), 6))
+    assert attention(x, torch.rand(60, 1), neighbors).shape == (60, 16)
     assert "heads=4" in repr(attention) and "K=3" in repr(ChebStage(16, 3, 2))
 
 

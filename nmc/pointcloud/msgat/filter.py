@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -14,11 +17,11 @@ from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.morton import MAX_BITS as MORTON_BITS
 from nmc.pointcloud.morton import morton_encode
 from nmc.pointcloud.msgat.checkpoint import load_weights
-from nmc.pointcloud.msgat.config import PatchConfig
+from nmc.pointcloud.msgat.config import ModelConfig, PatchConfig
 from nmc.pointcloud.msgat.gating import StepGating
-from nmc.pointcloud.msgat.graph import build_patch_graph
+from nmc.pointcloud.msgat.graph import PatchGraph, build_patch_graph
 from nmc.pointcloud.msgat.model import MSGAT
-from nmc.pointcloud.msgat.patches import iter_patches
+from nmc.pointcloud.msgat.patches import PatchBatch, iter_patches
 from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -31,6 +34,7 @@ STREAM_WEIGHTS = {
     STREAM_VERSION: "msgat_v4.pt",
 }
 DEFAULT_WEIGHTS = MODELS_DIR / STREAM_WEIGHTS[STREAM_VERSION]
+T = TypeVar("T")
 
 
 class PostFilter:
@@ -159,12 +163,14 @@ class PostFilter:
         ycc_t = torch.from_numpy(np.ascontiguousarray(ycc[order], dtype=np.float32))
         step_t = torch.from_numpy(np.ascontiguousarray(step[order], dtype=np.float32))
         bar = tqdm(unit="patch", desc="msgat", disable=not progress, leave=False)
-        with torch.inference_mode():
-            for batch in iter_patches(xyz, self.patches):
+        # With more than one thread, the next batch's patches and graphs (numpy, scipy:
+        # one core) are built in a second thread while the network runs on this one.
+        ahead = torch.get_num_threads() > 1
+        graphs = _patch_graphs(xyz, self.patches, model.config, workers=1 if ahead else None)
+        with torch.inference_mode(), ThreadPoolExecutor(max_workers=1) as pool:
+            for batch, graph in _run_ahead(graphs, pool if ahead else None):
                 index = torch.from_numpy(batch.index.reshape(-1))
-                graph = build_patch_graph(
-                    xyz[batch.index], model.config.scales, model.config.knn
-                ).to(dev)
+                graph = graph.to(dev)
                 out = model.features(ycc_t[index].to(dev), step_t[index].to(dev), graph).cpu()
                 weight = torch.from_numpy(batch.weight.reshape(-1))
                 total.index_add_(0, index, out * weight[:, None])
@@ -219,6 +225,27 @@ def filter_decoded(
         return None
     parsed = read_filter_update(update, postfilter.reference)
     return postfilter.apply(decoded.xyz, decoded.rgb, decoded.step, device, progress, parsed)
+
+
+def _patch_graphs(
+    xyz: np.ndarray, patches: PatchConfig, config: ModelConfig, workers: int | None
+) -> Iterator[tuple[PatchBatch, PatchGraph]]:
+    """Every batch of patches of the cloud ``xyz`` [N, 3] with its multi-scale graphs."""
+    for batch in iter_patches(xyz, patches, workers=workers):
+        yield batch, build_patch_graph(xyz[batch.index], config.scales, config.knn, workers)
+
+
+def _run_ahead(items: Iterator[T], pool: Executor | None) -> Iterator[T]:
+    """The items of ``items`` in order, each produced in ``pool`` (one worker) while the
+    caller uses the previous one; all in the caller's thread when ``pool`` is None."""
+    if pool is None:
+        yield from items
+        return
+    end = object()
+    pending = pool.submit(next, items, end)
+    while (item := pending.result()) is not end:
+        pending = pool.submit(next, items, end)
+        yield item
 
 
 def _canonical_order(xyz: np.ndarray) -> np.ndarray:

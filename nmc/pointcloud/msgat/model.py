@@ -91,7 +91,7 @@ class MSGAT(torch.nn.Module):
             for branch, level in zip(self.branches, graph.levels)
         ]
         x = x + F.leaky_relu(self.fuse(torch.cat(feats, dim=1)), 0.2)
-        return self.attention(x, q, graph.levels[0].edge_index)
+        return self.attention(x, q, graph.levels[0].neighbors)
 
     def amplitude(self, step: Tensor) -> Tensor:
         """Per-channel residual scale ``[N, 3]``, ``exp(a_c log(step) + b_c)``."""

@@ -70,7 +70,9 @@ def kd_cores(xyz: np.ndarray, core_size: int) -> list[np.ndarray]:
     return cores
 
 
-def iter_patches(xyz: np.ndarray, config: PatchConfig) -> Iterator[PatchBatch]:
+def iter_patches(
+    xyz: np.ndarray, config: PatchConfig, workers: int | None = None
+) -> Iterator[PatchBatch]:
     """Yield the overlapping patches of a cloud, ``config.batch_patches`` at a time.
 
     Clouds of at most ``patch_size`` points come back as one patch holding every point.
@@ -79,6 +81,7 @@ def iter_patches(xyz: np.ndarray, config: PatchConfig) -> Iterator[PatchBatch]:
     Args:
         xyz: ``[N, 3]`` positions, ``N >= 1``.
         config: patch and core sizes, batch size.
+        workers: threads of the k-d tree queries (None: torch's thread count).
 
     Yields:
         :class:`PatchBatch` es whose cores together cover every point exactly once.
@@ -95,7 +98,8 @@ def iter_patches(xyz: np.ndarray, config: PatchConfig) -> Iterator[PatchBatch]:
     tree = cKDTree(pos)
     for start in range(0, len(cores), config.batch_patches):
         chunk = range(start, min(start + config.batch_patches, len(cores)))
-        yield _assemble(pos, tree, owner, [cores[i] for i in chunk], chunk, config.patch_size)
+        cores_of = [cores[i] for i in chunk]
+        yield _assemble(pos, tree, owner, cores_of, chunk, config.patch_size, workers)
 
 
 def _assemble(
@@ -105,6 +109,7 @@ def _assemble(
     cores: list[np.ndarray],
     core_ids: range,
     size: int,
+    workers: int | None,
 ) -> PatchBatch:
     batch = len(cores)
     counts = np.array([c.size for c in cores])
@@ -119,7 +124,8 @@ def _assemble(
         centre[b] = sub.mean(axis=0)
     # 2 * size candidates around the centre always hold size - |core| non-core points.
     num_cand = min(pos.shape[0], 2 * size)
-    _, cand = tree.query(centre, k=num_cand, workers=torch.get_num_threads())
+    workers = workers or torch.get_num_threads()
+    _, cand = tree.query(centre, k=num_cand, workers=workers)
     cand = cand.reshape(batch, num_cand)
     cpos = pos[cand]
     gap = np.maximum(lo[:, None] - cpos, 0.0) + np.maximum(cpos - hi[:, None], 0.0)

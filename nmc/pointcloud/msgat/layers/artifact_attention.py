@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import GATv2Conv
+
+from nmc.pointcloud.msgat.layers.knn_gatv2_conv import KNNGATv2Conv
 
 
 class ArtifactAttention(torch.nn.Module):
@@ -31,8 +32,8 @@ class ArtifactAttention(torch.nn.Module):
         heads (int): attention heads.
 
     Shapes:
-        - **input:** features :math:`(N, C)`, step feature :math:`(N, 1)`,
-          edge index :math:`(2, E)`
+        - **input:** features :math:`(N, C)`, step feature :math:`(N, 1)`, the k nearest
+          neighbours of every node :math:`(N, k)` int64 (:class:`KNNGATv2Conv`)
         - **output:** features :math:`(N, C)`
     """
 
@@ -42,15 +43,15 @@ class ArtifactAttention(torch.nn.Module):
             raise ValueError(f"channels={channels} must be divisible by heads={heads}")
         self.channels = channels
         self.heads = heads
-        self.conv = GATv2Conv(channels + 1, channels // heads, heads=heads, concat=True)
+        self.conv = KNNGATv2Conv(channels + 1, channels // heads, heads=heads)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         self.conv.reset_parameters()
 
-    def forward(self, x: Tensor, step: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, step: Tensor, neighbors: Tensor) -> Tensor:
         z = torch.cat([x, step], dim=1)
-        return x + F.leaky_relu(self.conv(z, edge_index), 0.2)
+        return x + F.leaky_relu(self.conv(z, neighbors), 0.2)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, heads={self.heads})"
