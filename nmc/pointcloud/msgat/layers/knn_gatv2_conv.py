@@ -63,42 +63,46 @@ class KNNGATv2Conv(torch.nn.Module):
         x_l = self.lin_l(x)  # [N, M * C]
         x_r = self.lin_r(x)
         node = torch.arange(num, device=x.device)
-        source = torch.cat([neighbors, node[:, None]], dim=1)  # [N, k + 1], self loop last
-        degree = source.shape[1]
+        # Neighbour-major [k + 1, N] (self loop last): the softmax over a node's neighbours
+        # is then elementwise work on contiguous [N, M] planes instead of short rows.
+        source = torch.cat([neighbors.t(), node[None]], dim=0)
+        degree = source.shape[0]
         grad = torch.is_grad_enabled() and (x_l.requires_grad or x_r.requires_grad)
-        # The edge tensor [N, k + 1, M * C] is the bulk of the work: updated in place, and
-        # its per-head dot products with the attention vectors as one matrix product.
-        edges = x_l.index_select(0, source.reshape(-1)).view(num, degree, heads * width)
-        edges = edges + x_r[:, None] if grad else edges.add_(x_r[:, None])
+        # The edge tensor [k + 1, N, M * C] is the bulk of the work: updated in place.
+        edges = x_l.index_select(0, source.reshape(-1)).view(degree, num, heads * width)
+        edges = edges + x_r if grad else edges.add_(x_r)
         edges = F.leaky_relu(edges, 0.2) if grad else F.leaky_relu_(edges, 0.2)
-        logits = (edges.view(num, degree, heads, width) * self.att).sum(dim=-1)
+        # Per-head dot products with the attention vectors: one product with the [M * C, M]
+        # block-diagonal matrix of those vectors.
+        att = torch.block_diag(*self.att[0, :, :, None])
+        logits = (edges.view(degree * num, heads * width) @ att).view(degree, num, heads)
         if neighbors.shape[1]:
-            loops = torch.cat([neighbors == node[:, None], node.new_zeros(num, 1, dtype=bool)], 1)
+            loops = torch.cat([neighbors.t() == node, node.new_zeros(1, num, dtype=bool)])
             logits = logits.masked_fill(loops[:, :, None], float("-inf"))
-        alpha = torch.softmax(logits, dim=1)  # [N, k + 1, M]
+        alpha = torch.softmax(logits, dim=0)  # [k + 1, N, M]
         if grad:
-            x_j = x_l.index_select(0, source.reshape(-1)).view(num, degree, heads, width)
-            out = torch.einsum("nkm,nkmc->nmc", alpha, x_j).reshape(num, heads * width)
+            x_j = x_l.index_select(0, source.reshape(-1)).view(degree, num, heads, width)
+            out = torch.einsum("knm,knmc->nmc", alpha, x_j).reshape(num, heads * width)
         else:
             out = self._aggregate(alpha, x_l.view(num, heads, width), source)
         return out + self.bias
 
     @staticmethod
     def _aggregate(alpha: Tensor, x_l: Tensor, source: Tensor) -> Tensor:
-        """``sum_j alpha[i, j, m] x_l[source[i, j], m]`` as one CSR product per head (no
-        ``[N, k + 1, M, C]`` gather; torch's CSR products have no gradient for the values,
-        so only without autograd). Returns ``[N, M * C]``."""
-        num, degree, heads = alpha.shape
+        """``sum_j alpha[j, i, m] x_l[source[j, i], m]`` as one CSR product per head (no
+        ``[k + 1, N, M, C]`` gather; torch's CSR products have no gradient for the values,
+        so only without autograd). ``alpha`` ``[k + 1, N, M]``; returns ``[N, M * C]``."""
+        degree, num, heads = alpha.shape
         crow = torch.arange(0, num * degree + 1, degree, device=alpha.device)
-        col = source.reshape(-1)
+        col = source.t().reshape(-1)
+        values = alpha.permute(2, 1, 0).contiguous()  # [M, N, k + 1]: CSR rows per head
+        per_head = x_l.transpose(0, 1).contiguous()  # [M, N, C]
         out = x_l.new_empty(num, heads, x_l.shape[2])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
             for m in range(heads):
-                weights = torch.sparse_csr_tensor(
-                    crow, col, alpha[:, :, m].reshape(-1), size=(num, num)
-                )
-                out[:, m] = torch.sparse.mm(weights, x_l[:, m].contiguous())
+                weights = torch.sparse_csr_tensor(crow, col, values[m].reshape(-1), (num, num))
+                out[:, m] = torch.sparse.mm(weights, per_head[m])
         return out.view(num, -1)
 
     def __repr__(self) -> str:
