@@ -28,6 +28,7 @@ from nmc.pointcloud.msgat import filter as msgat_filter
 from nmc.pointcloud.msgat import load_default
 from nmc.pointcloud.msgat.adapt import psnr_gain
 from nmc.pointcloud.msgat.data import match_order
+from nmc.pointcloud.postfilter import update_kind
 from nmc.pointcloud.samples import textured_surface
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -256,45 +257,36 @@ def test_version_2_stream_decodes_as_it_did():
     assert difference.max() <= 1 and (difference > 0).mean() < 0.01
 
 
-def test_version_3_stream_decodes_as_it_did():
-    """A stream written by the version-3 encoder (its update a kind-2 head coded against
-    msgat_v3) decodes with msgat_v3 to the colours that release decoded."""
-    data = (DATA / "version3_qp28.nmc").read_bytes()
-    container = unpack(data)
-    assert CloudHeader.from_bytes(container.header).version == 3
-    assert split_attributes(container)[0][:1] == bytes([2])
-    expected = np.load(DATA / "version3_qp28_decoded.npz")
+@pytest.mark.parametrize(
+    ("version", "kind", "changed", "tolerance"),
+    [
+        # Version 3: a kind-2 head coded against msgat_v3.
+        (3, "head", 0.0, 0.01),
+        # Version 4: a kind-3 per-channel update chosen on the decoder's exact output,
+        # decoded as the release that wrote it did (before the plain-torch attention,
+        # numpy farthest-point sampling and threaded graph building: the same graphs,
+        # features within float rounding; the colours came out identical).
+        (4, "channels", 0.5, 0.001),
+    ],
+)
+def test_golden_stream_decodes_as_it_did(version, kind, changed, tolerance):
+    """A stream of an earlier encoder decodes, with that version's weights, to the colours
+    the release that wrote it decoded."""
+    name = {3: "version3_qp28", 4: "version4_qp28"}[version]
+    container = unpack((DATA / f"{name}.nmc").read_bytes())
+    assert CloudHeader.from_bytes(container.header).version == version
+    assert update_kind(split_attributes(container)[0]) == kind
+    expected = np.load(DATA / f"{name}_decoded.npz")
     plain = plugin.decode(container, postfilter="none")[0]
     np.testing.assert_array_equal(plain.xyz, expected["xyz"])
     np.testing.assert_array_equal(plain.rgb, expected["plain"])
-    if msgat_filter.load_for_stream(3) is None:
-        pytest.skip("no MS-GAT weights of version 3 streams in nmc/models")
+    if msgat_filter.load_for_stream(version) is None:
+        pytest.skip(f"no MS-GAT weights of version {version} streams in nmc/models")
     filtered, report = plugin.decode(container)
-    assert report["postfilter"] == "msgat" and report["filter_update"] == "head"
+    assert report["postfilter"] == "msgat" and report["filter_update"] == kind
     difference = np.abs(filtered.rgb.astype(int) - expected["filtered"])
-    assert difference.max() <= 1 and (difference > 0).mean() < 0.01
-    assert np.any(expected["filtered"] != expected["plain"])
-
-
-def test_version_4_stream_decodes_as_it_did():
-    """A stream of the version-4 encoder (a kind-3 per-channel update chosen on the
-    decoder's exact output) decodes to the colours the release that wrote it decoded
-    (before the filter's plain-torch attention, numpy farthest-point sampling and
-    threaded graph building: the same graphs, features within float rounding)."""
-    container = unpack((DATA / "version4_qp28.nmc").read_bytes())
-    assert CloudHeader.from_bytes(container.header).version == 4
-    assert split_attributes(container)[0][:1] == bytes([3])
-    expected = np.load(DATA / "version4_qp28_decoded.npz")
-    plain = plugin.decode(container, postfilter="none")[0]
-    np.testing.assert_array_equal(plain.xyz, expected["xyz"])
-    np.testing.assert_array_equal(plain.rgb, expected["plain"])
-    if msgat_filter.load_for_stream(4) is None:
-        pytest.skip("no MS-GAT weights of version 4 streams in nmc/models")
-    filtered, report = plugin.decode(container)
-    assert report["postfilter"] == "msgat" and report["filter_update"] == "channels"
-    difference = np.abs(filtered.rgb.astype(int) - expected["filtered"])
-    assert difference.max() <= 1 and (difference > 0).mean() < 0.001
-    assert np.mean(expected["filtered"] != expected["plain"]) > 0.5
+    assert difference.max() <= 1 and (difference > 0).mean() < tolerance
+    assert np.mean(expected["filtered"] != expected["plain"]) > changed
 
 
 def test_version_1_streams_still_decode_and_a_version_without_weights_warns(sample, monkeypatch):
