@@ -46,7 +46,7 @@ class EncoderConfig:
         motion: predict P frames by motion compensation (False: the ablation without motion,
             P frames are residuals over the previous frame).
         motion_block: side of the motion blocks in luma pixels (8, 16, 32 or 64; one vector
-            per block). The ladder uses 32 up to quality 4 and 16 above (docs/video.md).
+            per block). The ladder uses 32 up to quality 5 and 16 above (docs/video.md).
         warm_start: start I frames after the first from the previous decoded state.
         prior: start I frames from nmc's shipped networks for this shape and code the weights
             as a step from them (:mod:`nmc.video.prior`); no effect on shapes without one.
@@ -117,11 +117,12 @@ _LAMBDAS = tuple(0.016 * 0.5**k for k in range(8))
 # frame 0, 1500 steps: synthesis 16-16 + context 12-12 cost 5 kbit of a 23 kbit frame; 8 +
 # one 3x3 refinement with context 8-8 cost 2.7 kbit and gave a better rate-distortion point).
 _SYNTHESIS = {"mlp": SynthesisArch((12,), 0), "conv": SynthesisArch((8,), 1)}
-# Motion blocks: larger blocks at low rates, where the vectors are a large share of a P frame
-# (carphone, 10 frames, conv, 32-pixel blocks against 16: quality 1 -1 % bits and +0.29 dB;
-# quality 3 -18 % bits for -0.32 dB; quality 4 -20 % for -0.58 dB; quality 5 -14 % for
-# -0.86 dB, more than the ladder's 2.8 dB per doubling of rate there).
-_MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32}
+# Motion blocks: larger blocks where the vectors are a large share of a P frame. Carphone,
+# conv, 32-pixel blocks against 16 (kbit @ PSNR-YUV): 10 frames (version 4) q1 5.50 @ 26.46
+# -> 5.44 @ 26.74, q3 15.8 @ 29.74 -> 12.9 @ 29.42, q4 19.8 @ 31.19 -> 15.9 @ 30.61; 30 frames
+# (version 5) q5 39.9 @ 30.72 -> 34.2 @ 30.74, q7 103.4 @ 33.15 -> 97.9 @ 32.84 (the ladder's
+# slope there is 1.8 dB per doubling of rate: 16 pays at q7).
+_MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
     "medium": dict(intra_steps=1500, warm_steps=300, steps=100),
