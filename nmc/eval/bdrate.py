@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from nmc.errors import InputError
 
@@ -53,6 +52,10 @@ def _curve(rate: Sequence[float], metric: Sequence[float], name: str) -> tuple[n
 def _mean_over(x: np.ndarray, y: np.ndarray, low: float, high: float, method: str) -> float:
     """Mean of the interpolant of ``y(x)`` over ``[low, high]``; ``x`` strictly increasing."""
     if method == "pchip":
+        # imported here: scipy.interpolate costs ~0.5 s, and the CLI imports this module for
+        # METHODS when it builds its parser, before any command runs
+        from scipy.interpolate import PchipInterpolator
+
         integral = PchipInterpolator(x, y).integrate(low, high)
     elif method == "cubic":
         antiderivative = np.polyint(np.polyfit(x, y, 3))

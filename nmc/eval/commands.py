@@ -21,7 +21,6 @@ from nmc.eval.bdrate import METHODS, bd_psnr, bd_rate
 from nmc.eval.campaign import RD_FILE, run_campaign
 from nmc.eval.executors import EXECUTORS, default_jobs
 from nmc.eval.recipe import KINDS, default_recipe, load_recipe
-from nmc.eval.report import write_report
 from nmc.eval.results import curve, group, read_points
 
 
@@ -62,6 +61,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         tmc3=args.tmc3,
         progress=not quiet,
     )
+    from nmc.eval.report import write_report  # matplotlib: only when a report is written
+
     written = write_report(
         args.output,
         recipe,
