@@ -36,15 +36,12 @@ class EncoderConfig:
         steps: Adam steps per P frame.
         lr: peak learning rate of I frames; update_lr: of P frames.
         lam: rate weight (MSE per bit per pixel; MSE of samples scaled to [0, 1]).
-        inter_lam: P frames' rate weight as a multiple of ``lam`` (the ladder: 4, 2 from
-            quality 7). A P frame is judged on its own bits and error, but the I frame's
-            quality carries into every frame predicted from it: the same lambda for both
-            overspent on P frames (carphone, 10 frames, conv, q3 and q5, at equal PSNR-YUV:
-            factor 3 -4 … -11 %, factor 6 -10 … -13 % bits against 1; over 30 frames at q3
-            factors 2.5 and 6 fall below the RD slope of 4). At high rates the residual
-            carries the P frames and a smaller factor pays (30 frames, q7: 2, 4, 8 give
-            150.3, 103.4, 74.5 kbit @ 34.37, 33.15, 31.92 dB; 2 lies 0.26 dB above the
-            ladder's q5-q7 slope through 4).
+        inter_lam: P frames' rate weight as a multiple of ``lam`` (default 4). A P frame is
+            judged on its own bits and error, but the I frame's quality carries into every
+            frame predicted from it: the same lambda for both overspent on P frames
+            (carphone, 10 frames, conv, q3 and q5, at equal PSNR-YUV: factor 3 -4 … -11 %,
+            factor 6 -10 … -13 % bits against 1; over 30 frames at q4 factors 3 and 6 lie on
+            one RD slope — docs/video.md).
         update_step: quantization step of P-frame steps of the synthesis weights.
         motion: predict P frames by motion compensation (False: the ablation without motion,
             P frames are residuals over the previous frame).
@@ -126,7 +123,6 @@ _SYNTHESIS = {"mlp": SynthesisArch((12,), 0), "conv": SynthesisArch((8,), 1)}
 # (version 5) q5 39.9 @ 30.72 -> 34.2 @ 30.74, q7 103.4 @ 33.15 -> 97.9 @ 32.84 (the ladder's
 # slope there is 1.8 dB per doubling of rate: 16 pays at q7).
 _MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
-_INTER_LAMS = {7: 2.0, 8: 2.0}
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
     "medium": dict(intra_steps=1500, warm_steps=300, steps=100),
@@ -155,7 +151,6 @@ def config_for(
         lam=_LAMBDAS[quality - 1],
         synthesis=_SYNTHESIS[family],
         motion_block=_MOTION_BLOCKS.get(quality, 16),
-        inter_lam=_INTER_LAMS.get(quality, 4.0),
         **_PRESET_STEPS[preset],
     )
     unknown = set(overrides) - set(EncoderConfig.__dataclass_fields__)
