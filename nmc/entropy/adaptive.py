@@ -251,8 +251,6 @@ class AdaptiveDecoder:
     def decode(self, model: ContextModel, contexts: np.ndarray) -> np.ndarray:
         """Decode ``len(contexts)`` binary symbols (int64 [N], 0 or 1) of ``model``."""
         contexts = np.asarray(contexts, dtype=np.int64).ravel()
-        if contexts.size > self.remaining:
-            raise BitstreamError(f"{self.what}: more symbols than the stream can hold (damaged)")
         if contexts.size and (contexts.min() < 0 or contexts.max() >= model.num_contexts):
             raise BitstreamError(f"{self.what}: inconsistent contexts (damaged stream)")
         stats = self.state.of(model)

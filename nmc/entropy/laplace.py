@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ from nmc.entropy.stream import StreamReader, SymbolSink, Tables, ideal_bits
 from nmc.errors import BitstreamError
 
 _WEIGHT_SCALE = float(1 << 24)
+MAX_ESCAPE_BYTES = 10
+"""Longest escaped value in a shared stream (a zigzag varint of a 64-bit integer), in bytes."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,7 @@ class LaplaceBank:
     def encode(self, values: np.ndarray, base: np.ndarray, index: np.ndarray) -> bytes:
         """One stream: escapes as a blob of signed varints, then the rANS symbols."""
         symbols, escaped = self.symbols(values.astype(np.int64), base)
-        side = FieldWriter()
-        for v in escaped:
-            side.svarint(v)
-        out = FieldWriter().blob(side.getvalue())
+        out = FieldWriter().blob(_svarints(escaped))
         return out.getvalue() + rans_encode(symbols, index, self.freqs)
 
     def _used_tables(self, index: np.ndarray) -> tuple[np.ndarray, Tables]:
@@ -105,27 +105,40 @@ class LaplaceBank:
             return
         local, tables = self._used_tables(index)
         sink.write(symbols, local, tables, ideal_bits(self.freqs[index, symbols]))
-        side = FieldWriter()
-        for v in escaped:
-            side.svarint(v)
-        sink.write_bytes(side.getvalue())
+        sink.write_bytes(_svarints(escaped))
 
     def read(self, reader: StreamReader, base: np.ndarray, index: np.ndarray) -> np.ndarray:
         """The int64 values :meth:`write` appended with the same laws."""
         if not index.size:
             return np.zeros(0, dtype=np.int64)
-        symbols = reader.read(*self._used_tables(index))
+        return self._values(
+            reader.read(*self._used_tables(index)), base, lambda: _read_svarint(reader)
+        )
+
+    def _values(
+        self, symbols: np.ndarray, base: np.ndarray, escaped: Callable[[], int]
+    ) -> np.ndarray:
+        """int64 values of decoded ``symbols`` around ``base``; ``escaped()`` gives the next
+        escaped value, in coding order."""
         values = symbols - self.half + base
         for i in np.flatnonzero(symbols == 2 * self.half + 1).tolist():
-            values[i] = _read_svarint(reader)
+            values[i] = escaped()
         return values
+
+
+def _svarints(values: list[int]) -> bytes:
+    """Signed varints of ``values`` (escaped values), in order."""
+    out = FieldWriter()
+    for v in values:
+        out.svarint(v)
+    return out.getvalue()
 
 
 def _read_svarint(reader: StreamReader) -> int:
     """A zigzag varint (:meth:`FieldWriter.svarint`) from raw bytes of a shared stream."""
     raw = bytearray()
     while not raw or raw[-1] & 0x80:
-        if len(raw) == 10:
+        if len(raw) == MAX_ESCAPE_BYTES:
             raise BitstreamError(f"{reader.what}: escaped value too long (damaged stream)")
         raw += reader.read_bytes(1)
     value = FieldReader(bytes(raw), reader.what).svarint()
@@ -147,14 +160,8 @@ class LaplaceStreamDecoder:
     def decode(self, base: np.ndarray, index: np.ndarray) -> np.ndarray:
         """The next ``len(index)`` values (int64) with laws ``(base, index)`` from
         :meth:`LaplaceBank.choose`."""
-        used, local = np.unique(index, return_inverse=True)  # pass only the tables in use
-        cdfs, sizes = self._bank.cdfs
-        tables = ([cdfs[i] for i in used.tolist()], [sizes[i] for i in used.tolist()])
-        symbols = self._decoder.decode(local.reshape(-1), tables)
-        values = symbols - self._bank.half + base
-        for i in np.flatnonzero(symbols == 2 * self._bank.half + 1).tolist():
-            values[i] = self._escaped.svarint()
-        return values
+        symbols = self._decoder.decode(*self._bank._used_tables(index))
+        return self._bank._values(symbols, base, self._escaped.svarint)
 
     def finish(self) -> None:
         """Check that every escaped value was used (damaged data otherwise)."""

@@ -84,8 +84,7 @@ class VideoHeader:
             raise BitstreamError(
                 f"video codec header version {version} is not supported: this nmc reads "
                 f"version {HEADER_VERSION} (latent-grid frames in groups, one entropy-coded stream "
-                "per group); "
-                "re-encode the source"
+                "per group); re-encode the source"
             )
         width = src.bounded_uvarint(_MAX_SIDE, "width")
         height = src.bounded_uvarint(_MAX_SIDE, "height")
@@ -144,13 +143,6 @@ class FrameGroup:
         for update in self.updates:
             out.blob(update)
         return Chunk(FRAMES, out.raw(self.stream).getvalue())
-
-    @property
-    def side_bits(self) -> int:
-        """Bits of the chunk outside the stream and the payloads (counts and lengths)."""
-        return 8 * len(self.to_chunk().payload) - 8 * (
-            len(self.networks) + sum(map(len, self.updates)) + len(self.stream)
-        )
 
 
 def unpack_groups(

@@ -31,6 +31,7 @@ from torch.func import functional_call
 
 from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextState
 from nmc.entropy.adaptive import ContextModel as BinaryModel
+from nmc.entropy.laplace import MAX_ESCAPE_BYTES
 from nmc.entropy.stream import StreamReader, SymbolRecord
 from nmc.errors import BitstreamError
 from nmc.media import chroma_size
@@ -394,7 +395,8 @@ def max_frame_symbols(spec: FrameSpec, block: int) -> int:
     latent with an escaped value."""
     rows, cols = block_grid(spec.height, spec.width, block)
     latents = sum(h * w for h, w in spec.level_shapes())
-    return len(_FLAG_ORDER) + spec.levels + 2 * rows * cols * MAX_SYMBOLS_PER_VALUE + 11 * latents
+    escaped = (1 + MAX_ESCAPE_BYTES) * latents
+    return len(_FLAG_ORDER) + spec.levels + 2 * rows * cols * MAX_SYMBOLS_PER_VALUE + escaped
 
 
 def decode_predicted(
