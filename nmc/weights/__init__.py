@@ -2,7 +2,8 @@
 
 Coding (through :mod:`nmc.entropy`): :func:`encode_state_dict` / :func:`decode_state_dict` for
 whole weights, :func:`encode_update` / :func:`decode_update` for the step between two
-state_dicts; :func:`laplace_rate_bits` is the differentiable rate term for rate-aware training.
+state_dicts; :func:`laplace_rate_bits` is the differentiable rate term for rate-aware training
+(:func:`tensors_rate_bits` the same over many tensors at once).
 Quantizers: :func:`quantize` / :func:`dequantize` (step or bit width, per tensor or channel),
 RDOQ (:func:`rdo_quantize`), trellis-coded quantization (:func:`trellis_quantize`), fake
 quantization for QAT (:class:`FakeQuant`). Sparsity: :func:`magnitude_mask`,
@@ -20,7 +21,7 @@ from nmc.weights.calibrate import cheapest_config, step_for_error, step_for_mse
 from nmc.weights.fake_quant import FakeQuant, add_fake_quant, remove_fake_quant
 from nmc.weights.lowrank import compose, factorize
 from nmc.weights.quantize import dequantize, quantize, step_for_bits
-from nmc.weights.rate import laplace_rate_bits
+from nmc.weights.rate import laplace_rate_bits, tensors_rate_bits
 from nmc.weights.rdoq import rdo_quantize
 from nmc.weights.records import CodingConfig
 from nmc.weights.sparsity import magnitude_mask, sparsify, threshold_mask
@@ -85,6 +86,7 @@ __all__ = [
     "step_for_bits",
     "step_for_error",
     "step_for_mse",
+    "tensors_rate_bits",
     "threshold_mask",
     "to_reduced",
     "train_subspace",

@@ -8,7 +8,7 @@ import torch
 
 from nmc.entropy import encode_tensor
 from nmc.errors import BitstreamError
-from nmc.weights import laplace_rate_bits
+from nmc.weights import laplace_rate_bits, tensors_rate_bits
 from nmc.weights.levels import CONTEXT, decode_levels, encode_levels
 from nmc.weights.rdoq import rdo_quantize
 from nmc.weights.trellis import trellis_multipliers, trellis_quantize
@@ -30,6 +30,19 @@ def test_rate_estimate_matches_coded_size():
     fixed = laplace_rate_bits(torch.zeros(10), scale=torch.tensor(1.0))
     assert float(fixed) == pytest.approx(10 * -np.log2(1 - np.exp(-0.5)), rel=1e-4)
 
+
+
+def test_tensors_rate_equals_the_sum_of_per_tensor_rates():
+    g = torch.Generator().manual_seed(2)
+    tensors = [torch.randn(5, 3, generator=g) * 7, torch.zeros(4), torch.empty(0),
+               torch.randn(9, generator=g) * 0.3]  # fmt: skip
+    with torch.no_grad():
+        each = sum(float(laplace_rate_bits(t)) for t in tensors)
+        assert float(tensors_rate_bits(tensors)) == pytest.approx(each, rel=1e-5)
+    leaf = torch.randn(50, generator=g, requires_grad=True)
+    tensors_rate_bits([leaf * 3, leaf[:7] * 0.1]).backward()
+    assert bool(torch.isfinite(leaf.grad).all()) and float(leaf.grad.abs().sum()) > 0
+    assert float(tensors_rate_bits([])) == 0.0
 
 def test_context_levels_round_trip_and_beat_order0_on_scaled_rows():
     g = torch.Generator().manual_seed(1)
