@@ -16,6 +16,7 @@ once (four passes per level), so the decoder never walks latents one at a time.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,14 +64,15 @@ class ContextModel(nn.Module):
             self.layers[-1].bias.zero_()
 
     def forward(self, context: torch.Tensor) -> Laws:
-        """``context`` float ``[N, 17]`` -> ``(mu [N], b [N])``, ``b`` in
-        ``[MIN_SCALE, MAX_SCALE]``, ``mu`` in ``[-MAX_LATENT, MAX_LATENT]``."""
+        """``context`` float ``[17, N]`` (one column per latent: 2-3x faster than rows with
+        gradients) -> ``(mu [N], b [N])``, ``b`` in ``[MIN_SCALE, MAX_SCALE]``, ``mu`` in
+        ``[-MAX_LATENT, MAX_LATENT]``."""
         x = context
-        for layer in self.layers[:-1]:
-            x = F.relu(layer(x))
-        out = self.layers[-1](x)
-        mu = out[:, 0].clamp(-MAX_LATENT, MAX_LATENT)
-        scale = torch.exp(out[:, 1].clamp(math.log(MIN_SCALE), math.log(MAX_SCALE)))
+        for index, layer in enumerate(self.layers):
+            x = torch.addmm(layer.bias[:, None], layer.weight, x)
+            x = F.relu(x) if index + 1 < len(self.layers) else x
+        mu = x[0].clamp(-MAX_LATENT, MAX_LATENT)
+        scale = torch.exp(x[1].clamp(math.log(MIN_SCALE), math.log(MAX_SCALE)))
         return mu, scale
 
 
@@ -82,7 +84,7 @@ def level_context(
     coarser: torch.Tensor | None,
     visibility: Visibility = neighbour_visibility,
 ) -> torch.Tensor:
-    """Context of every position of a level: float ``[rows * cols, 17]``.
+    """Context of every position of a level: float ``[17, rows * cols]``.
 
     Args:
         level: float ``[rows, cols]`` latents of this level; positions not decoded yet may
@@ -102,7 +104,7 @@ def level_context(
         coarse = F.unfold(up, 3, padding=1)
     same = F.unfold(level[None, None], 3, padding=1)[:, [0, 1, 2, 3, 5, 6, 7, 8]]
     visible = visibility(rows, cols).to(level).reshape(1, 8, rows * cols)
-    return torch.cat([coarse, same * visible], dim=1)[0].T
+    return torch.cat([coarse, same * visible], dim=1)[0]
 
 
 def laplace_bits(y: torch.Tensor, mu: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -137,10 +139,63 @@ def latent_bits(
 ) -> torch.Tensor:
     """Total bits (0-d tensor) of all levels (finest first) under ``model`` (a
     :class:`ContextModel` or a function with its signature), all phases at once (the masks make
-    each position see exactly what the decoder will have)."""
-    total = latents[0].new_zeros(())
-    for index, level in enumerate(latents):
-        coarser = latents[index + 1] if index + 1 < len(latents) else None
-        mu, scale = model(level_context(level, coarser, visibility))
-        total = total + laplace_bits(level.reshape(-1), mu, scale).sum()
-    return total
+    each position see exactly what the decoder will have).
+
+    Equal to summing the bits of :func:`level_context` level by level, computed on one canvas
+    that holds every level (:class:`LevelCanvas`): a fit spends its time on the number of
+    operations, not on their size, and this takes one context pass instead of one per level.
+    """
+    canvas = LevelCanvas.of(tuple(tuple(level.shape) for level in latents), visibility)
+    device = latents[0].device
+    same = latents[0].new_zeros(canvas.rows, canvas.cols)
+    coarse = latents[0].new_zeros(canvas.rows, canvas.cols)
+    for index, (level, (top, left)) in enumerate(zip(latents, canvas.origins)):
+        rows, cols = level.shape
+        same[top : top + rows, left : left + cols] = level
+        if index + 1 < len(latents):
+            up = F.interpolate(latents[index + 1][None, None], size=(rows, cols),
+                               mode="bilinear", align_corners=False)  # fmt: skip
+            coarse[top : top + rows, left : left + cols] = up[0, 0]
+    neighbours = F.unfold(same[None, None], 3, padding=1)[0, [0, 1, 2, 3, 5, 6, 7, 8]]
+    context = torch.cat([F.unfold(coarse[None, None], 3, padding=1)[0],
+                         neighbours * canvas.visible.to(device)])  # fmt: skip
+    mu, scale = model(context)
+    return (laplace_bits(same.reshape(-1), mu, scale) * canvas.used.to(device)).sum()
+
+
+@dataclass(frozen=True)
+class LevelCanvas:
+    """All latent levels on one zero-separated grid: level 0 at the top left, the coarser ones
+    stacked in a column to its right, one zero row / column between any two (so a 3x3
+    neighbourhood reads zeros past a level's edge, as the decoder's padding does).
+
+    Attributes:
+        rows, cols: canvas size; origins: ``(top, left)`` of each level, finest first.
+        used: float32 ``[rows * cols]``, 1 on latents, 0 in the gaps.
+        visible: float32 ``[8, rows * cols]``, each latent's visibility mask.
+    """
+
+    rows: int
+    cols: int
+    origins: tuple[tuple[int, int], ...]
+    used: torch.Tensor
+    visible: torch.Tensor
+
+    @staticmethod
+    @functools.lru_cache(maxsize=32)
+    def of(shapes: tuple[tuple[int, int], ...], visibility: Visibility) -> LevelCanvas:
+        """The canvas of levels of ``shapes`` (finest first) and decode order ``visibility``.
+        Cached: do not modify its tensors."""
+        origins, top = [(0, 0)], 0
+        for rows, _ in shapes[1:]:
+            origins.append((top, shapes[0][1] + 1))
+            top += rows + 1
+        height = max(shapes[0][0], top - 1)
+        width = shapes[0][1] + (shapes[1][1] + 1 if len(shapes) > 1 else 0)
+        used = torch.zeros(height, width)
+        visible = torch.zeros(8, height, width)
+        for (rows, cols), (r, c) in zip(shapes, origins):
+            used[r : r + rows, c : c + cols] = 1.0
+            visible[:, r : r + rows, c : c + cols] = visibility(rows, cols)
+        return LevelCanvas(height, width, tuple(origins), used.reshape(-1),
+                           visible.reshape(8, -1))  # fmt: skip

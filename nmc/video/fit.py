@@ -32,7 +32,7 @@ from nmc.video.frame_model import (
     render_state,
 )
 from nmc.video.latents import MAX_LATENT
-from nmc.weights import laplace_rate_bits
+from nmc.weights import tensors_rate_bits
 
 State = dict[str, torch.Tensor]
 
@@ -116,7 +116,7 @@ def optimize(
     params = list(variables.values())
     if not params or settings.steps <= 0:
         return
-    opt = torch.optim.Adam(params, lr=settings.lr)
+    opt = torch.optim.Adam(params, lr=settings.lr, fused=True)
     ste_from = settings.steps - int(settings.ste_fraction * settings.steps)
     main = FitSettings(ste_from, settings.lr, settings.lam, settings.weight_step,
                        warmup=settings.warmup)  # fmt: skip
@@ -150,7 +150,7 @@ def frame_terms(
 
 def weight_bits(tensors: Mapping[str, torch.Tensor], step: float) -> torch.Tensor:
     """Estimated bits of network tensors coded as Laplace integers at ``step`` (0-d)."""
-    return sum((laplace_rate_bits(t / step) for t in tensors.values()), torch.zeros(()))
+    return tensors_rate_bits([t / step for t in tensors.values()])
 
 
 def fit_intra(

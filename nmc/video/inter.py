@@ -52,7 +52,7 @@ from nmc.video.motion import (
 )
 from nmc.video.motion_coder import MAX_SYMBOLS_PER_VALUE, read_motion, write_motion
 from nmc.video.render import torch_threads
-from nmc.weights import decode_update, encode_update, laplace_rate_bits
+from nmc.weights import decode_update, encode_update, tensors_rate_bits
 
 State = dict[str, torch.Tensor]
 _MOTION, _RESIDUAL, _WEIGHTS, _SPATIAL = 1, 2, 4, 8
@@ -191,15 +191,15 @@ def fit_predicted(
     def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         latents = [relax_latent(variables[f"r{i}"], progress) for i in range(len(shapes))]
         bits = context_bits(model, reference.residual_state(reference.state), latents)
+        steps = [relax(variables[name] / weight_step, progress) for name in synthesis]
         vectors = previous
         if motion:
             vectors = relax(variables["vectors"] * _VECTOR_GAIN, progress)
-            bits = bits + laplace_rate_bits(vectors - previous, noise=False)
+            steps.append(vectors - previous)
         state = dict(reference.state)
-        for name in synthesis:
-            scaled = relax(variables[name] / weight_step, progress)
+        for name, scaled in zip(synthesis, steps):
             state[name] = reference.state[name] + scaled * weight_step
-            bits = bits + laplace_rate_bits(scaled, noise=False)
+        bits = bits + tensors_rate_bits(steps, noise=False)
         out = render_predicted(model, reference, vectors, latents, state)
         return (weights * (out - target) ** 2).sum(), bits
 

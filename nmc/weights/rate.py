@@ -66,13 +66,16 @@ def laplace_rate_bits(
     return -_laplace_bin_log2_prob(y_hat, b).sum()
 
 
-def tensors_rate_bits(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+def tensors_rate_bits(
+    tensors: Sequence[torch.Tensor], *, noise: bool | None = None
+) -> torch.Tensor:
     """``sum(laplace_rate_bits(t) for t in tensors)`` (each tensor with its own fitted scale,
     the same noise rule) in one pass over all values: a few operations instead of a few per
     tensor, which is what a fit over many small tensors spends its time on.
 
     Args:
         tensors: float tensors of any shapes, values in units of their quantization step.
+        noise: as in :func:`laplace_rate_bits`.
 
     Returns:
         0-d float32 tensor: total bits.
@@ -83,7 +86,7 @@ def tensors_rate_bits(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     device = tensors[0].device
     counts = torch.tensor([t.numel() for t in tensors], device=device)
     segment = torch.repeat_interleave(torch.arange(len(tensors), device=device), counts)
-    y_hat = _stand_in(torch.cat([t.reshape(-1).float() for t in tensors]), None)
+    y_hat = _stand_in(torch.cat([t.reshape(-1).float() for t in tensors]), noise)
     sums = torch.zeros(len(tensors), device=device).index_add(0, segment, y_hat.abs())
     b = _moment_scale(sums / counts)
     return -_laplace_bin_log2_prob(y_hat, b[segment]).sum()

@@ -8,6 +8,7 @@ import contextlib
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nmc.entropy.stream import StreamReader, StreamWriter
 from nmc.errors import BitstreamError
@@ -15,11 +16,12 @@ from nmc.video.context import (
     ContextArch,
     ContextModel,
     laplace_bits,
+    latent_bits,
     level_context,
     raster_visibility,
 )
 from nmc.video.latent_coder import read_latents, write_latents
-from nmc.video.latents import NUM_PHASES, level_shapes, phase_map
+from nmc.video.latents import NUM_PHASES, level_shapes, phase_map, upsample_levels
 from nmc.video.network_coder import decode_networks, encode_networks
 
 
@@ -81,6 +83,36 @@ def test_latents_round_trip_exactly():
     assert bits < estimate * 1.05 + 64
 
 
+@pytest.mark.parametrize("size", [(27, 35, 4), (144, 176, 7), (8, 60, 3), (10, 10, 1)])
+def test_one_canvas_gives_the_bits_of_each_level_and_the_gradients(size):
+    """The fit's one-pass rate (every level on one canvas) equals the level-by-level sum of
+    the decoder's contexts, in both decode orders, and passes gradients to every level."""
+    latents, model = _latents(level_shapes(*size), seed=6), _context(1)
+    for visibility in (None, raster_visibility):
+        each = sum(
+            float(laplace_bits(level.reshape(-1), *model(level_context(
+                level, latents[i + 1] if i + 1 < len(latents) else None,
+                *([visibility] if visibility else []),
+            ))).sum())
+            for i, level in enumerate(latents)
+        )  # fmt: skip
+        leaves = [g.clone().requires_grad_(True) for g in latents]
+        bits = latent_bits(model, leaves, *([visibility] if visibility else []))
+        assert float(bits) == pytest.approx(each, rel=1e-5)
+    bits.backward()
+    assert all(float(g.grad.abs().sum()) > 0 for g in leaves)
+
+
+def test_upsampling_matrices_are_torch_bicubic():
+    latents = _latents(level_shapes(27, 35, 4), seed=7)
+    size = tuple(latents[0].shape)
+    expected = torch.cat([
+        F.interpolate(g[None, None], size=size, mode="bicubic", align_corners=False)
+        for g in latents
+    ], dim=1)  # fmt: skip
+    assert torch.allclose(upsample_levels(latents, size), expected, atol=1e-5)
+
+
 def test_context_is_causal_in_decode_order():
     """A position's context never reads a latent of its own or a later phase."""
     level, coarser = _latents([(9, 11), (5, 6)], seed=3)
@@ -91,7 +123,7 @@ def test_context_is_causal_in_decode_order():
         hidden[phases >= phase] = 99.0  # not decoded yet: any value
         partial = level_context(hidden.reshape(9, 11), coarser)
         mine = phases == phase
-        assert torch.equal(partial[mine], full[mine])
+        assert torch.equal(partial[:, mine], full[:, mine])
 
 
 def test_damaged_latent_payload_is_refused_or_decodes():
@@ -166,6 +198,6 @@ def test_levels_left_out_cost_nothing_and_must_be_zero():
 def test_raster_order_sees_only_the_causal_half():
     level, coarser = _latents([(6, 7), (3, 4)], seed=4)
     context = level_context(level, coarser, raster_visibility)
-    same = context[:, 9:].reshape(6, 7, 8)
+    same = context[9:].T.reshape(6, 7, 8)
     assert torch.equal(same[..., 4:], torch.zeros(6, 7, 4))  # right, down-left, down, down-right
     assert float(same[3, 3, 1]) == float(level[2, 3])  # the latent above
