@@ -2,7 +2,7 @@
 
 File: the container (:mod:`nmc.bitstream`) with codec id 2, the header of
 :mod:`nmc.pointcloud.header`, then a ``GEOM`` chunk (:mod:`nmc.pointcloud.geometry`) and an
-``ATTR`` chunk: in version 2 to 4 streams ``update:blob`` (the post-filter's per-cloud update,
+``ATTR`` chunk: in version 2 to 5 streams ``update:blob`` (the post-filter's per-cloud update,
 empty when there is none) followed by the colours (:mod:`nmc.pointcloud.attributes`).
 
 Decoded points come in Morton (z-order) order of their coordinates relative to the header's
@@ -90,6 +90,7 @@ def encode_cloud_with_stats(
     adapt: bool = False,
     device: str = "cpu",
     progress: bool = False,
+    network: bool = True,
 ) -> tuple[bytes, EncodeStats]:
     """Like :func:`encode_cloud`, also returning sizes and timings.
 
@@ -100,6 +101,7 @@ def encode_cloud_with_stats(
             encoder filters the decoded colours as the decoder will, sends a rate-aware
             update when it pays, and records ``none`` when filtering would not help.
         device, progress: torch device and progress bar of that adaptation.
+        network: let that adaptation also fine-tune the filter's network (version 5 on).
     """
     cloud = checked_cloud(cloud)
     qp = check_qp(qp)
@@ -126,7 +128,8 @@ def encode_cloud_with_stats(
             geometry_bits=8 * len(geometry),
             attribute_bits=8 * len(colours),
         )
-        choice = hooks.adapt(POSTFILTERS[postfilter], decoded, cloud.rgb[order], device, progress)
+        name = POSTFILTERS[postfilter]
+        choice = hooks.adapt(name, decoded, cloud.rgb[order], device, progress, network)
         if choice is not None:
             update = choice.payload
             postfilter = 0 if choice.kind == "none" else postfilter

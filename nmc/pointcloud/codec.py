@@ -48,10 +48,11 @@ OPTIONS = {
     "bits": "quantize coordinates to this grid depth, 1..21 (default: integer coordinates "
     "kept exactly, float ones on a 10-bit grid)",
     "postfilter": "colour post-filter: msgat (default) or none (encode: the decoder's default)",
-    "filter_adapt": "auto (default): tune MS-GAT to the cloud, send the update when it pays; off",
+    "filter_adapt": "auto (default): tune MS-GAT to the cloud (network step included), send "
+    "the update when it pays; heads: only the head and strengths (faster); off",
 }
 DEFAULT_POSTFILTER = "msgat"
-FILTER_ADAPT = ("auto", "off")
+FILTER_ADAPT = ("auto", "heads", "off")
 _ENCODE = {
     "qp", "quality", "chroma_qp_offset", "bits", "postfilter", "filter_adapt", "device",
     "progress",
@@ -129,9 +130,10 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
         qp,
         options.get("chroma_qp_offset", -1),
         POSTFILTERS.index(name),
-        adapt=adapt == "auto",
+        adapt=adapt != "off",
         device=options.get("device", "cpu"),
         progress=bool(options.get("progress", False)),
+        network=adapt == "auto",
     )
     points = stats.points
     report.update(

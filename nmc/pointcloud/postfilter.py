@@ -5,7 +5,8 @@ A post-filter takes a :class:`~nmc.pointcloud.cloud.DecodedCloud` and returns cl
 name up in :data:`HOOKS` (``"module:function"``, imported on first use) and calls
 ``function(decoded, device=..., progress=..., update=..., version=...)``, which returns None
 when the filter has no model for that stream version. Encoders look up :data:`ADAPTERS` and
-call ``function(decoded, original, device=..., progress=...)``, which returns an object with
+call ``function(decoded, original, device=..., progress=..., network=...)``, which returns an
+object with
 ``kind`` (``"none"`` switches the filter off for this stream), ``payload`` (the update bytes
 the stream carries), ``gain_db`` and ``seconds``, or None when no model is installed.
 """
@@ -29,14 +30,20 @@ ADAPTERS: dict[str, str] = {"msgat": "nmc.pointcloud.msgat.adapt:adapt_stream"}
 SCALARS_UPDATE = 1
 HEAD_UPDATE = 2
 CHANNELS_UPDATE = 3
+NETWORK_UPDATE = 4
 
 
 def update_kind(payload: bytes) -> str:
-    """Kind of a stream's filter update: ``shipped`` (empty), ``scalars``, ``head`` or
-    ``channels``."""
+    """Kind of a stream's filter update: ``shipped`` (empty), ``scalars``, ``head``,
+    ``channels`` or ``network``."""
     if not payload:
         return "shipped"
-    kinds = {SCALARS_UPDATE: "scalars", HEAD_UPDATE: "head", CHANNELS_UPDATE: "channels"}
+    kinds = {
+        SCALARS_UPDATE: "scalars",
+        HEAD_UPDATE: "head",
+        CHANNELS_UPDATE: "channels",
+        NETWORK_UPDATE: "network",
+    }
     return kinds.get(payload[0], "unknown")
 
 
@@ -102,14 +109,16 @@ def adapt(
     original: np.ndarray,
     device: str = "cpu",
     progress: bool = False,
+    network: bool = True,
 ) -> Any:
     """The encoder's per-cloud choice for post-filter ``name`` (None: nothing to adapt).
 
     Args:
         decoded: the cloud as the decoder will rebuild it (before filtering).
         original: ``[N, 3]`` uint8 source colours in the decoded order.
+        network: whether the update may also step the filter's network.
     """
     hook = _load(ADAPTERS, name)
     if hook is None:
         return None
-    return hook(decoded, original, device=device, progress=progress)
+    return hook(decoded, original, device=device, progress=progress, network=network)

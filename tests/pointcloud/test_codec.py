@@ -267,12 +267,15 @@ def test_version_2_stream_decodes_as_it_did():
         # numpy farthest-point sampling and threaded graph building: the same graphs,
         # features within float rounding; the colours came out identical).
         (4, "channels", 0.5, 0.001),
+        # Version 5: a kind-4 network step (row and column scales of Chebyshev weights)
+        # with a per-channel head update on the stepped network.
+        (5, "network", 0.5, 0.001),
     ],
 )
 def test_golden_stream_decodes_as_it_did(version, kind, changed, tolerance):
     """A stream of an earlier encoder decodes, with that version's weights, to the colours
     the release that wrote it decoded."""
-    name = {3: "version3_qp28", 4: "version4_qp28"}[version]
+    name = f"version{version}_qp28"
     container = unpack((DATA / f"{name}.nmc").read_bytes())
     assert CloudHeader.from_bytes(container.header).version == version
     assert update_kind(split_attributes(container)[0]) == kind
@@ -313,9 +316,9 @@ def test_version_1_streams_still_decode_and_a_version_without_weights_warns(samp
     assert report["postfilter"] == "none"
     np.testing.assert_array_equal(decoded.rgb, plain.rgb)
     future = dataclasses.replace(
-        container, header=dataclasses.replace(header, version=5).to_bytes()
+        container, header=dataclasses.replace(header, version=6).to_bytes()
     )
-    with pytest.raises(BitstreamError, match="version 5"):
+    with pytest.raises(BitstreamError, match="version 6"):
         plugin.decode(future)
     with pytest.raises(InputError):
         plugin.encode(sample, filter_adapt="maybe")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,17 +12,22 @@ import torch
 from nmc.errors import BitstreamError
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat import PostFilter
+from nmc.pointcloud.msgat import adapt as adapt_module
+from nmc.pointcloud.msgat import finetune as finetune_module
 from nmc.pointcloud.msgat.adapt import adapt, psnr_gain
 from nmc.pointcloud.msgat.config import ModelConfig, PatchConfig
+from nmc.pointcloud.msgat.finetune import FinetuneConfig
 from nmc.pointcloud.msgat.gating import StepGating
+from nmc.pointcloud.msgat.golomb import exp_golomb_bits
 from nmc.pointcloud.msgat.model import MSGAT
+from nmc.pointcloud.msgat.stepping import NetworkStep, step_groups
 from nmc.pointcloud.msgat.update import (
     ChannelUpdate,
     FilterUpdate,
-    exp_golomb_bits,
     read_filter_update,
     write_filter_update,
 )
+from nmc.pointcloud.postfilter import update_kind
 
 SMALL = ModelConfig(channels=8, cheb_k=2, cheb_layers=1, knn=4, heads=2)
 
@@ -158,3 +166,97 @@ def test_a_channel_the_shipped_head_harms_is_switched_off_alone():
     channels = read_filter_update(choice.payload, filt.reference).channels
     assert channels[2].mode != "gated" and choice.gain_db["v"] >= -0.01
     assert choice.candidates["channels"]["score"] > shipped.candidates["shipped"]["score"]
+
+
+def _network_update(filt: PostFilter) -> tuple[NetworkStep, FilterUpdate]:
+    groups = step_groups(filt.reference)
+    rng = np.random.default_rng(0)
+    levels = tuple(
+        rng.integers(-3, 4, g.size) if i % 3 == 0 else None for i, g in enumerate(groups)
+    )
+    inner = FilterUpdate(
+        channels=(
+            ChannelUpdate("head", exponent=6, levels=(1, 0, 0, -2, 0, 0, 0, 0, 3)),
+            ChannelUpdate("gated"),
+            ChannelUpdate("off"),
+        )
+    )
+    return NetworkStep(5, levels), inner
+
+
+def test_network_steps_round_trip_exactly():
+    """Kind 4 (version 5): row and column scales and deltas of the network's groups, rebuilt
+    bit-exactly as integers times 2^-e, with a per-channel head update on top; refused in
+    streams of earlier versions."""
+    filt = _filter(head_std=0.3)
+    ref = filt.reference
+    network, inner = _network_update(filt)
+    payload, rebuilt = write_filter_update(dataclasses.replace(inner, network=network), ref)
+    assert payload[0] == 4 and update_kind(payload) == "network"
+    back = read_filter_update(payload, ref)
+    assert back.kind == "network" and back.network == network
+    assert back.channels == inner.channels
+    assert sorted(back.weights) == sorted(rebuilt.weights)
+    for name, value in rebuilt.weights.items():
+        torch.testing.assert_close(back.weights[name], value, rtol=0, atol=0)
+    groups = step_groups(ref)
+    for group, q in zip(groups, network.levels):
+        if q is None:
+            continue
+        scale = 1 + torch.from_numpy(q).float() / 32
+        old, new = ref[group.tensor], back.weights[group.tensor]
+        if group.mode == "rows":
+            torch.testing.assert_close(new, old * scale[:, None], rtol=0, atol=0)
+        elif group.mode == "delta":
+            torch.testing.assert_close(new, old + (scale - 1).reshape(old.shape), rtol=0, atol=0)
+    inner_bytes = len(write_filter_update(inner, ref)[0])
+    assert -(-network.bits() // 8) == len(payload) - 2 - inner_bytes  # kind, blob length
+    with pytest.raises(BitstreamError):
+        read_filter_update(payload, ref, network=False)
+    xyz, _, decoded, step = _coded_surface()
+    stepped = filt.apply(xyz, decoded, step, update=back)
+    shipped = filt.apply(xyz, decoded, step, update=dataclasses.replace(back, weights=None))
+    assert np.any(stepped != shipped)
+
+
+def test_damaged_network_updates_raise_only_bitstream_error():
+    filt = _filter(head_std=0.3)
+    ref = filt.reference
+    network, inner = _network_update(filt)
+    payload, _ = write_filter_update(dataclasses.replace(inner, network=network), ref)
+    rng = np.random.default_rng(3)
+    for i in range(1500):
+        if i % 2:
+            damaged = payload[: int(rng.integers(0, len(payload)))]
+        else:
+            mutable = bytearray(payload)
+            for _ in range(int(rng.integers(1, 4))):
+                mutable[int(rng.integers(0, len(mutable)))] ^= int(rng.integers(1, 256))
+            damaged = bytes(mutable)
+        with contextlib.suppress(BitstreamError):
+            read_filter_update(damaged, ref)
+    for bad in (
+        bytes([4, 0, 25]),  # step exponent above 24
+        bytes([4, 2, 2, 0, 5]) + b"\xff" * 16,  # inner kind 2 (a whole head)
+        bytes([4, 1, 4, 5]),  # a network step inside a network step
+        payload + b"\x00",  # a byte after the step
+    ):
+        with pytest.raises(BitstreamError):
+            read_filter_update(bad, ref)
+
+
+def test_the_encoder_measures_a_network_step_as_the_decoder_applies_it():
+    """With the rate of a large cloud the encoder fine-tunes the network; whatever it
+    chooses, the decoder's output from the payload has exactly the measured gain."""
+    xyz, original, decoded, step = _coded_surface()
+    filt = _filter(seed=1, head_std=0.05)
+    config = FinetuneConfig(epochs=2, exponents=(5,))
+    choice = adapt(filt, xyz, original, decoded, step, 10**7, finetune=config)
+    assert "network" in choice.candidates
+    update = read_filter_update(choice.payload, filt.reference)
+    out = filt.apply(xyz, decoded, step, update=update)
+    gain = psnr_gain(original, decoded, out)
+    assert abs(np.array([6, 1, 1]) @ gain / 8 - choice.gain_db["yuv"]) < 1e-9
+    assert finetune_module._DB_PER_LOG_RATE == adapt_module.DB_PER_LOG_RATE
+    small = adapt(filt, xyz, original, decoded, step, 3000, finetune=config)
+    assert "network" not in small.candidates  # too few attribute bits to be worth it

@@ -10,7 +10,10 @@ decoder will output it (uint8 RGB) against the original colours:
 - ``channels``: per channel (Y, Cb, Cr) the best of off, the shipped gating, a strength, or a
   new head row (least squares on the features, pulled toward the shipped row or toward 0,
   its change rounded at one of 11 steps and Exp-Golomb coded), chosen by its share of the
-  score, then the best few combinations measured exactly.
+  score, then the best few combinations measured exactly;
+- ``network`` (version 5): a step of the network's own weights, fine-tuned on this cloud
+  with a rate term (:mod:`nmc.pointcloud.msgat.finetune`), with the best of the kinds above
+  measured on the stepped network's features, its bits included.
 
 Score of a choice: its PSNR-YUV gain in dB divided by the codec's rate-distortion slope
 (:data:`DB_PER_LOG_RATE`, dB per unit of natural-log rate), minus ``ln(1 + bits / R)`` with R
@@ -22,19 +25,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat.calibrate import YUV_WEIGHTS
-from nmc.pointcloud.msgat.filter import PostFilter, load_default
+from nmc.pointcloud.msgat.filter import PostFilter, _canonical_order, load_default
+from nmc.pointcloud.msgat.finetune import FinetuneConfig, finetune_steps
+from nmc.pointcloud.msgat.golomb import exp_golomb_bits
+from nmc.pointcloud.msgat.stepping import rebuild_weights
 from nmc.pointcloud.msgat.update import (
     STRENGTH_UNIT,
     ChannelUpdate,
     FilterUpdate,
-    exp_golomb_bits,
     write_filter_update,
 )
 
@@ -51,6 +57,11 @@ _HEAD_EXPONENTS = tuple(range(0, 11))
 # Per channel, the options of best share of the score whose combinations are measured.
 _SHORTLIST = 2
 _YUV = np.asarray(YUV_WEIGHTS, dtype=np.float64)
+# Clouds of fewer attribute bits are not worth fine-tuning the network for: a step's flags
+# alone cost 64 bits, and its gains (a few hundredths of a dB on the validation scans) paid
+# only at QP 28 and above; this skips QP 51 and 46 of the clouds measured (≈ 2-5 kbit).
+MIN_NETWORK_RATE = 6000
+KINDS = ("shipped", "scalars", "channels", "network")
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class Adaptation:
     """The encoder's choice for one cloud.
 
     Attributes:
-        kind: ``"none"``, ``"shipped"``, ``"scalars"`` or ``"head"``.
+        kind: ``"none"``, ``"shipped"``, ``"scalars"``, ``"channels"`` or ``"network"``.
         payload: the update bytes for the stream (empty for none and shipped).
         gain_db: PSNR gain of the choice over unfiltered colours (y, u, v, yuv), dB.
         candidates: per kind, ``{"bits", "gain_db", "score"}`` of its best-scoring version.
@@ -93,8 +104,9 @@ def adapt(
     step: np.ndarray,
     attribute_bits: int,
     device: str = "cpu",
-    kinds: tuple[str, ...] = ("shipped", "scalars", "channels"),
+    kinds: tuple[str, ...] = KINDS,
     progress: bool = False,
+    finetune: FinetuneConfig | None = None,
 ) -> Adaptation:
     """Choose how the decoder filters this cloud.
 
@@ -106,6 +118,7 @@ def adapt(
         device: torch device of the network pass.
         kinds: the kinds to weigh besides ``none``.
         progress: tqdm bar of the network pass (stderr).
+        finetune: how the ``network`` kind fine-tunes the network (default options).
 
     Returns:
         The best-scoring :class:`Adaptation`.
@@ -118,11 +131,13 @@ def adapt(
     rate = max(int(attribute_bits), 1)
     best = ("none", b"", _gain_dict(np.zeros(3)), 0.0)
     candidates: dict[str, dict] = {}
+    reference = postfilter.reference
 
-    def consider(kind: str, payload: bytes, update: FilterUpdate) -> None:
+    def consider(kind: str, update: FilterUpdate, filt: PostFilter, feats: np.ndarray) -> None:
         nonlocal best
-        strength = update.strengths(postfilter.gating(step))
-        out = ycbcr_to_rgb(ycc + strength * postfilter.head_residual(features, step, update))
+        payload, update = write_filter_update(update, reference)
+        strength = update.strengths(filt.gating(step))
+        out = ycbcr_to_rgb(ycc + strength * filt.head_residual(feats, step, update))
         gain = _gain_dict(psnr_gain(original, decoded, out))
         bits = 8 * len(payload)
         score = gain["yuv"] / DB_PER_LOG_RATE - math.log1p(bits / rate)
@@ -131,18 +146,28 @@ def adapt(
         if score > best[3] and gain["yuv"] > 0:
             best = (kind, payload, gain, score)
 
-    reference = postfilter.reference
-    if "shipped" in kinds:
-        consider("shipped", b"", FilterUpdate())
-    if "scalars" in kinds:
-        shipped = postfilter.head_residual(features, step)
-        power = (shipped.astype(np.float64) ** 2).sum(axis=0)
-        cross = (shipped * target).sum(axis=0)
-        alpha = np.divide(cross, power, out=np.zeros(3), where=power > 0)
-        consider("scalars", *write_filter_update(FilterUpdate(strength=tuple(alpha)), reference))
-    if "channels" in kinds:
-        for channels in _channel_candidates(postfilter, features, step, target, rate):
-            consider("channels", *write_filter_update(FilterUpdate(channels=channels), reference))
+    for kind, update in _head_updates(postfilter, features, step, target, rate, kinds):
+        consider(kind, update, postfilter, features)
+    if "network" in kinds and rate >= MIN_NETWORK_RATE:
+        order = _canonical_order(xyz)
+        steps = finetune_steps(
+            postfilter.model,
+            xyz[order],
+            original[order],
+            decoded[order],
+            step[order],
+            rate,
+            postfilter.patches,
+            finetune,
+        )
+        for network in steps:
+            if all(q is None for q in network.levels):
+                continue  # the shipped network
+            stepped = postfilter.stepped(rebuild_weights(network, reference))
+            feats = stepped.features(xyz, ycc, step, device=device, progress=progress)
+            inner_kinds = ("shipped", "scalars", "channels")
+            for _, update in _head_updates(stepped, feats, step, target, rate, inner_kinds):
+                consider("network", replace(update, network=network), stepped, feats)
     kind, payload, gain, _ = best
     return Adaptation(
         kind=kind,
@@ -153,15 +178,42 @@ def adapt(
     )
 
 
+def _head_updates(
+    postfilter: PostFilter,
+    features: np.ndarray,
+    step: np.ndarray,
+    target: np.ndarray,
+    rate: int,
+    kinds: tuple[str, ...],
+) -> Iterator[tuple[str, FilterUpdate]]:
+    """The updates of the head and strengths worth measuring on ``features``."""
+    if "shipped" in kinds:
+        yield "shipped", FilterUpdate()
+    if "scalars" in kinds:
+        shipped = postfilter.head_residual(features, step)
+        power = (shipped.astype(np.float64) ** 2).sum(axis=0)
+        cross = (shipped * target).sum(axis=0)
+        alpha = np.divide(cross, power, out=np.zeros(3), where=power > 0)
+        yield "scalars", FilterUpdate(strength=tuple(alpha))
+    if "channels" in kinds:
+        for channels in _channel_candidates(postfilter, features, step, target, rate):
+            yield "channels", FilterUpdate(channels=channels)
+
+
 def adapt_stream(
-    decoded, original: np.ndarray, device: str = "cpu", progress: bool = False
+    decoded,
+    original: np.ndarray,
+    device: str = "cpu",
+    progress: bool = False,
+    network: bool = True,
 ) -> Adaptation | None:
     """Encoder hook (``nmc.pointcloud.postfilter.ADAPTERS``): :func:`adapt` with the shipped
     filter on a :class:`~nmc.pointcloud.DecodedCloud`; None when no weights are shipped.
 
     Args:
         decoded: the cloud as the decoder rebuilds it; original: ``[N, 3]`` uint8 source
-            colours in its order; device: torch device; progress: tqdm bar (stderr).
+            colours in its order; device: torch device; progress: tqdm bar (stderr);
+        network: also weigh a fine-tuned step of the network (kind ``network``).
     """
     postfilter = load_default()
     if postfilter is None:
@@ -175,6 +227,7 @@ def adapt_stream(
         decoded.attribute_bits,
         device=device,
         progress=progress,
+        kinds=KINDS if network else KINDS[:-1],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -26,13 +27,16 @@ from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
-STREAM_VERSION = 4
+STREAM_VERSION = 5
 STREAM_WEIGHTS = {
     1: "msgat_v1.pt",
     2: "msgat_v2.pt",
     3: "msgat_v3.pt",
+    4: "msgat_v4.pt",
     STREAM_VERSION: "msgat_v4.pt",
 }
+# First stream version whose filter update may step the network (kind 4).
+NETWORK_SINCE = 5
 DEFAULT_WEIGHTS = MODELS_DIR / STREAM_WEIGHTS[STREAM_VERSION]
 T = TypeVar("T")
 
@@ -98,9 +102,23 @@ class PostFilter:
         if not strength.any():  # also covers the empty cloud
             return rgb.copy()
         ycc = rgb_to_ycbcr(rgb)
-        features = self.features(xyz, ycc, step, device=device, progress=progress)
-        ycc += strength * self.head_residual(features, step, update)
+        network = self.stepped(update.weights) if update.weights else self
+        features = network.features(xyz, ycc, step, device=device, progress=progress)
+        ycc += strength * network.head_residual(features, step, update)
         return ycbcr_to_rgb(ycc)
+
+    def stepped(self, weights: dict[str, torch.Tensor]) -> PostFilter:
+        """This filter with some of its network's tensors replaced (a stream's network
+        step, :mod:`nmc.pointcloud.msgat.stepping`); the gating, patches and the reference
+        that head updates are coded against stay the shipped ones."""
+        model = copy.deepcopy(self.model)
+        unknown = set(weights) - set(self.reference)
+        if unknown:
+            raise ValueError(f"tensors {sorted(unknown)} are not in the network")
+        model.load_state_dict({**self.reference, **weights})
+        out = PostFilter(model, self.gating, self.patches, self.record)
+        out.reference = self.reference
+        return out
 
     def residual(
         self,
@@ -223,7 +241,7 @@ def filter_decoded(
     postfilter = load_for_stream(version)
     if postfilter is None:
         return None
-    parsed = read_filter_update(update, postfilter.reference)
+    parsed = read_filter_update(update, postfilter.reference, network=version >= NETWORK_SINCE)
     return postfilter.apply(decoded.xyz, decoded.rgb, decoded.step, device, progress, parsed)
 
 

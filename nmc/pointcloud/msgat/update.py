@@ -14,13 +14,17 @@ kinds, by payload (``docs/pointcloud.md``):
   row: ``modes:u8`` (2 bits per channel, Y in the low bits), then per channel in order
   ``k:u8`` (strength) or ``e:u8`` (head), then the rows' integers as one bit string (MSB
   first, zero-padded to a byte). The header costs 2-5 bytes where the weight-update
-  payload of kind 2 costs about 30, and a zero costs one bit.
+  payload of kind 2 costs about 30, and a zero costs one bit;
+- ``kind:u8 = 4`` (version 5 on), ``inner:blob``, then a step of the network's own weights
+  (:mod:`nmc.pointcloud.msgat.stepping`): the inner update (empty, kind 1 or kind 3) is
+  applied to the stepped network.
 
 The decoder rebuilds the head exactly as the encoder did (integers times float32 steps).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,9 +32,20 @@ import numpy as np
 import torch
 
 from nmc.bitstream import FieldReader, FieldWriter
-from nmc.entropy.binarize import exp_golomb_lengths
 from nmc.errors import BitstreamError, InputError
-from nmc.pointcloud.postfilter import CHANNELS_UPDATE, HEAD_UPDATE, SCALARS_UPDATE
+from nmc.pointcloud.msgat.golomb import MAX_PREFIX, BitReader, golomb_text, pack_text
+from nmc.pointcloud.msgat.stepping import (
+    NetworkStep,
+    read_network_step,
+    rebuild_weights,
+    write_network_step,
+)
+from nmc.pointcloud.postfilter import (
+    CHANNELS_UPDATE,
+    HEAD_UPDATE,
+    NETWORK_UPDATE,
+    SCALARS_UPDATE,
+)
 from nmc.weights import decode_update, encode_update
 
 STRENGTH_UNIT = 32  # strengths are k / 32
@@ -38,7 +53,6 @@ MAX_STRENGTH_LEVEL = 64  # so at most 2
 HEAD_TENSORS = ("head.weight", "head.bias")
 CHANNEL_MODES = ("off", "gated", "strength", "head")
 MAX_HEAD_EXPONENT = 24  # head steps 2^0 .. 2^-24
-_MAX_PREFIX = 31  # Exp-Golomb prefixes longer than this are refused (|q| < 2^31)
 
 
 @dataclass(frozen=True)
@@ -67,8 +81,8 @@ class ChannelUpdate:
             raise ValueError(f"strength level {self.level} outside 0..{MAX_STRENGTH_LEVEL}")
         if not 0 <= self.exponent <= MAX_HEAD_EXPONENT:
             raise ValueError(f"head exponent {self.exponent} outside 0..{MAX_HEAD_EXPONENT}")
-        if any(abs(int(q)) >= 1 << _MAX_PREFIX for q in self.levels):
-            raise ValueError(f"head levels must be below 2^{_MAX_PREFIX} in magnitude")
+        if any(abs(int(q)) >= 1 << MAX_PREFIX for q in self.levels):
+            raise ValueError(f"head levels must be below 2^{MAX_PREFIX} in magnitude")
 
     @property
     def strength(self) -> float | None:
@@ -90,15 +104,22 @@ class FilterUpdate:
         head: ``(weight [3, C], bias [3])`` float32 replacing the shipped head, or None.
         channels: a per-channel update (kind 3), or None; :func:`channels_update` fills
             ``head`` from it (the shipped rows where a channel keeps the shipped head).
+        network: a step of the network's weights (kind 4, version 5), or None; the fields
+            above are then its inner update, applied to the stepped network.
+        weights: the stepped tensors of ``network`` (:func:`rebuild_weights`).
     """
 
     strength: tuple[float, float, float] | None = None
     head: tuple[torch.Tensor, torch.Tensor] | None = None
     channels: tuple[ChannelUpdate, ...] | None = None
+    network: NetworkStep | None = None
+    weights: dict[str, torch.Tensor] | None = None
 
     @property
     def kind(self) -> str:
-        """``"shipped"``, ``"scalars"``, ``"head"`` or ``"channels"``."""
+        """``"shipped"``, ``"scalars"``, ``"head"``, ``"channels"`` or ``"network"``."""
+        if self.network is not None:
+            return "network"
         if self.channels is not None:
             return "channels"
         if self.head is not None:
@@ -130,6 +151,15 @@ def write_filter_update(
         reference: the shipped model's state_dict (the decoder holds the same).
         head_step: quantization step of the head's change from the shipped head.
     """
+    if update.network is not None:
+        inner = dataclasses.replace(update, network=None, weights=None)
+        if inner.kind not in ("shipped", "scalars", "channels"):
+            raise ValueError(f"a network step carries no {inner.kind} update")
+        payload, inner = write_filter_update(inner, reference, head_step)
+        out = FieldWriter().u8(NETWORK_UPDATE).blob(payload)
+        weights = rebuild_weights(update.network, reference)
+        rebuilt = dataclasses.replace(inner, network=update.network, weights=weights)
+        return write_network_step(out, update.network), rebuilt
     if update.channels is not None:
         return _write_channels(update.channels), channels_update(update.channels, reference)
     if update.head is not None:
@@ -152,12 +182,26 @@ def write_filter_update(
     return b"", FilterUpdate()
 
 
-def read_filter_update(payload: bytes, reference: dict[str, torch.Tensor]) -> FilterUpdate:
-    """Parse an update written by :func:`write_filter_update` (BitstreamError if damaged)."""
+def read_filter_update(
+    payload: bytes, reference: dict[str, torch.Tensor], network: bool = True
+) -> FilterUpdate:
+    """Parse an update written by :func:`write_filter_update` (BitstreamError if damaged).
+
+    Args:
+        payload: the update's bytes; reference: the shipped state_dict;
+        network: whether the stream's version may step the network (kind 4, version 5 on).
+    """
     if not payload:
         return FilterUpdate()
     src = FieldReader(bytes(payload), "MS-GAT filter update")
     kind = src.u8()
+    if kind == NETWORK_UPDATE and network:
+        inner = src.blob()
+        if inner[:1] not in (b"", bytes([SCALARS_UPDATE]), bytes([CHANNELS_UPDATE])):
+            raise BitstreamError(f"{src.what}: a network step carries inner kind {inner[0]}")
+        update = read_filter_update(inner, reference, network=False)
+        step = read_network_step(src, reference)
+        return dataclasses.replace(update, network=step, weights=rebuild_weights(step, reference))
     if kind == SCALARS_UPDATE:
         levels = [src.u8() for _ in range(3)]
         src.expect_end()
@@ -213,31 +257,17 @@ def channels_update(
     return FilterUpdate(head=head, channels=channels)
 
 
-def exp_golomb_bits(levels: np.ndarray) -> int:
-    """Bits of the signed order-0 Exp-Golomb codes of integer ``levels`` (any shape)."""
-    z = _zigzag(np.asarray(levels, dtype=np.int64).ravel())
-    return int((2 * exp_golomb_lengths(z) + 1).sum())
-
-
-def _zigzag(q: np.ndarray) -> np.ndarray:
-    return np.where(q > 0, 2 * q - 1, -2 * q)
-
-
 def _write_channels(channels: Sequence[ChannelUpdate]) -> bytes:
     out = FieldWriter().u8(CHANNELS_UPDATE)
     out.u8(sum(CHANNEL_MODES.index(ch.mode) << (2 * c) for c, ch in enumerate(channels)))
-    bits: list[str] = []
+    text = ""
     for channel in channels:
         if channel.mode == "strength":
             out.u8(channel.level)
         elif channel.mode == "head":
             out.u8(channel.exponent)
-            for z in _zigzag(np.asarray(channel.levels, dtype=np.int64)).tolist():
-                code = bin(z + 1)[2:]
-                bits.append("0" * (len(code) - 1) + code)
-    text = "".join(bits)
-    text += "0" * (-len(text) % 8)
-    return out.getvalue() + int(text, 2).to_bytes(len(text) // 8, "big") if text else out.getvalue()
+            text += golomb_text(channel.levels)
+    return out.getvalue() + pack_text(text)
 
 
 def _read_channels(src: FieldReader, reference: dict[str, torch.Tensor]) -> list[ChannelUpdate]:
@@ -253,21 +283,9 @@ def _read_channels(src: FieldReader, reference: dict[str, torch.Tensor]) -> list
             raise BitstreamError(f"{src.what}: {kind} value {value} > {limit}")
         params.append(value)
     width = reference[HEAD_TENSORS[0]].shape[1] + 1
-    count = width * kinds.count("head")
-    data = src.raw(src.remaining)
-    text = "".join(f"{byte:08b}" for byte in data)
-    values, pos = [], 0
-    for _ in range(count):
-        zeros = 0
-        while pos + zeros < len(text) and text[pos + zeros] == "0":
-            zeros += 1
-        if zeros > _MAX_PREFIX or pos + 2 * zeros + 1 > len(text):
-            raise BitstreamError(f"{src.what}: truncated or invalid Exp-Golomb code")
-        z = int(text[pos + zeros : pos + 2 * zeros + 1], 2) - 1
-        pos += 2 * zeros + 1
-        values.append((z + 1) // 2 if z % 2 else -(z // 2))
-    if len(text) - pos >= 8 or "1" in text[pos:]:
-        raise BitstreamError(f"{src.what}: {len(text) - pos} bits after the head rows")
+    bits = BitReader(src.raw(src.remaining), src.what)
+    values = bits.signed(width * kinds.count("head"))
+    bits.expect_end("head rows")
     channels, start = [], 0
     for kind, value in zip(kinds, params):
         if kind == "head":
