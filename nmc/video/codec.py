@@ -1,8 +1,8 @@
 """The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
 Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
-lam, inter_lam, motion, motion_block, prior, frames, start, fps, seed, threads, device,
-progress.
+lam, inter_lam, chroma_boost, motion, motion_block, prior, frames, start, fps, seed, threads,
+device, progress.
 Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
 """
@@ -38,10 +38,12 @@ OPTIONS = {
     "family": "synthesis family: conv (per-pixel MLP + 3x3 refinement, default) or mlp",
     "preset": "encoder time preset: fast, medium (default) or slow (more fitting steps)",
     "gop": "frames per group: one I frame (latents + networks) then P frames (steps); 1 = all I",
-    "steps": "Adam steps per P frame (default: preset's, 100 for medium)",
-    "intra_steps": "Adam steps of the first I frame (default: preset's, 1500 for medium)",
+    "steps": "Adam steps per P frame (default: preset's, 200 for medium)",
+    "intra_steps": "Adam steps of the first I frame (default: preset's, 2500 for medium)",
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
     "inter_lam": "P frames' rate weight as a multiple of lambda (default 4)",
+    "chroma_boost": "chroma's loss weight early in an I frame's fit, x its 6:1:1 weight "
+    "(default 4, annealed to 1; 1 = off)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
     "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
     "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
@@ -53,8 +55,8 @@ OPTIONS = {
     "device": "cpu or cuda",
 }
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "inter_lam", "motion", "motion_block", "prior", "frames", "start", "fps", "seed",
-           "threads", "device", "progress"}  # fmt: skip
+           "inter_lam", "chroma_boost", "motion", "motion_block", "prior", "frames", "start",
+           "fps", "seed", "threads", "device", "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads",
             "motion_block"}  # fmt: skip

@@ -35,6 +35,9 @@ class EncoderConfig:
         warm_steps: Adam steps of an I frame warm-started from the previous decoded frame.
         steps: Adam steps per P frame.
         lr: peak learning rate of I frames; update_lr: of P frames.
+        chroma_boost: chroma's loss weight at the start of an I frame's fit from scratch, as
+            a multiple of its 6:1:1 weight, annealed to 1 (:func:`nmc.video.fit.boosted_weights`;
+            1 = off).
         lam: rate weight (MSE per bit per pixel; MSE of samples scaled to [0, 1]).
         inter_lam: P frames' rate weight as a multiple of ``lam`` (default 4). A P frame is
             judged on its own bits and error, but the I frame's quality carries into every
@@ -64,10 +67,11 @@ class EncoderConfig:
     synthesis: SynthesisArch = field(default_factory=lambda: SynthesisArch((8,), 1))
     context: ContextArch = field(default_factory=lambda: ContextArch((8, 8)))
     gop: int = 30
-    intra_steps: int = 1500
-    warm_steps: int = 300
-    steps: int = 100
+    intra_steps: int = 2500
+    warm_steps: int = 500
+    steps: int = 200
     lr: float = 1e-2
+    chroma_boost: float = 4.0
     update_lr: float = 2e-3
     lam: float = 1e-3
     inter_lam: float = 4.0
@@ -95,7 +99,7 @@ class EncoderConfig:
         for name in ("warm_steps", "steps", "threads"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("lr", "update_lr", "update_step"):
+        for name in ("lr", "update_lr", "update_step", "chroma_boost"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.motion_block not in BLOCK_SIZES:
@@ -123,9 +127,14 @@ _SYNTHESIS = {"mlp": SynthesisArch((12,), 0), "conv": SynthesisArch((8,), 1)}
 # (version 5) q5 39.9 @ 30.72 -> 34.2 @ 30.74, q7 103.4 @ 33.15 -> 97.9 @ 32.84 (the ladder's
 # slope there is 1.8 dB per doubling of rate: 16 pays at q7).
 _MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
+# Steps per preset. Medium was 1500 / 300 / 100 until the fit's steps got twice as fast
+# (docs/video.md); the same time now buys 2500 / 500 / 200. Measured on single frames (kbit @
+# dB, conv): bikes-f60 q2 4.54 @ 33.94 -> 4.31 @ 34.25, q6 13.06 @ 39.94 -> 12.61 @ 39.99;
+# carphone-f0 q4 12.78 @ 32.73 -> 12.96 @ 32.71; P frames, carphone 10 frames q5 (200 P-frame
+# steps against 100): 23.4 @ 31.56 -> 24.0 @ 31.84, q3 12.08 @ 29.48 -> 12.05 @ 29.50.
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
-    "medium": dict(intra_steps=1500, warm_steps=300, steps=100),
+    "medium": dict(intra_steps=2500, warm_steps=500, steps=200),
     "slow": dict(intra_steps=5000, warm_steps=800, steps=250),
 }
 

@@ -177,7 +177,8 @@ def _encode(
         raise InputError(f"cannot encode this clip with these settings: {exc}") from exc
     weights = loss_weights(video.height, video.width).to(device)
     weight_step = 2.0**-8
-    intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05)
+    intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05,
+                        chroma_boost=config.chroma_boost)  # fmt: skip
     warm = FitSettings(config.warm_steps, config.lr / 4, config.lam, weight_step)
     inter_lam = config.lam * config.inter_lam
     update = FitSettings(config.steps, config.update_lr, inter_lam, config.update_step)

@@ -17,6 +17,8 @@ from nmc.media import chroma_size
 
 # PSNR-YUV weights 6:1:1 (DESIGN.md § 5): the training loss matches the reported metric.
 _PLANE_WEIGHTS = (6.0 / 8.0, 1.0 / 8.0, 1.0 / 8.0)
+CHROMA = slice(4, 6)
+"""The Cb and Cr channels of a ``[6, Hc, Wc]`` frame."""
 
 
 def to_grid(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> torch.Tensor:
