@@ -322,3 +322,16 @@ def test_version_1_streams_still_decode_and_a_version_without_weights_warns(samp
         plugin.decode(future)
     with pytest.raises(InputError):
         plugin.encode(sample, filter_adapt="maybe")
+
+
+def test_filter_adapt_heads_skips_the_network_step(osd_dir):
+    """``filter_adapt="heads"`` weighs only head and strength updates (the version-4
+    encoder's choice); the default also weighs a network step on a cloud of enough bits."""
+    if load_default() is None:
+        pytest.skip("no shipped MS-GAT weights in nmc/models")
+    cloud = _crop(read_cloud(osd_dir / "learn17.pcd"), 12000)
+    heads = plugin.encode(cloud, qp=22, filter_adapt="heads")[1]
+    assert "network" not in heads["filter_candidates"] and heads["filter_update"] != "network"
+    full = plugin.encode(cloud, qp=22)[1]
+    assert full["attribute_bits"] - full["filter_update_bits"] >= 6000
+    assert full["filter_candidates"]["channels"] == heads["filter_candidates"]["channels"]
