@@ -31,7 +31,6 @@ def test_rate_estimate_matches_coded_size():
     assert float(fixed) == pytest.approx(10 * -np.log2(1 - np.exp(-0.5)), rel=1e-4)
 
 
-
 def test_tensors_rate_equals_the_sum_of_per_tensor_rates():
     g = torch.Generator().manual_seed(2)
     tensors = [torch.randn(5, 3, generator=g) * 7, torch.zeros(4), torch.empty(0),
@@ -43,6 +42,7 @@ def test_tensors_rate_equals_the_sum_of_per_tensor_rates():
     tensors_rate_bits([leaf * 3, leaf[:7] * 0.1]).backward()
     assert bool(torch.isfinite(leaf.grad).all()) and float(leaf.grad.abs().sum()) > 0
     assert float(tensors_rate_bits([])) == 0.0
+
 
 def test_context_levels_round_trip_and_beat_order0_on_scaled_rows():
     g = torch.Generator().manual_seed(1)
