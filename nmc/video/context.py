@@ -28,6 +28,7 @@ from torch import nn
 from nmc.video.latents import MAX_LATENT, neighbour_visibility
 
 CONTEXT_SIZE = 17
+_NEIGHBOURS = [0, 1, 2, 3, 5, 6, 7, 8]  # the 3x3 neighbourhood without its centre
 MIN_SCALE, MAX_SCALE = 0.04, 40.0
 _MIN_PROB = 2.0**-16
 Laws = tuple[torch.Tensor, torch.Tensor]
@@ -96,15 +97,23 @@ def level_context(
             measure what it would cost (:func:`raster_visibility`).
     """
     rows, cols = level.shape
-    if coarser is None:
-        coarse = level.new_zeros(1, 9, rows * cols)
-    else:
-        up = F.interpolate(coarser[None, None], size=(rows, cols), mode="bilinear",
-                           align_corners=False)  # fmt: skip
-        coarse = F.unfold(up, 3, padding=1)
-    same = F.unfold(level[None, None], 3, padding=1)[:, [0, 1, 2, 3, 5, 6, 7, 8]]
-    visible = visibility(rows, cols).to(level).reshape(1, 8, rows * cols)
-    return torch.cat([coarse, same * visible], dim=1)[0]
+    up = level.new_zeros(rows, cols) if coarser is None else _upsampled(coarser, (rows, cols))
+    return _context(level, up, visibility(rows, cols).to(level).reshape(8, rows * cols))
+
+
+def _upsampled(coarser: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The next coarser level bilinearly upsampled to a level's ``size``: ``[rows, cols]``."""
+    up = F.interpolate(coarser[None, None], size=size, mode="bilinear", align_corners=False)
+    return up[0, 0]
+
+
+def _context(level: torch.Tensor, up: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """``[17, rows * cols]``: the 3x3 neighbourhoods of ``up`` (the coarser level at this
+    level's size) and the 8 neighbours of each position in ``level`` times ``visible``
+    (``[8, rows * cols]``); zeros past the edges."""
+    coarse = F.unfold(up[None, None], 3, padding=1)[0]
+    same = F.unfold(level[None, None], 3, padding=1)[0, _NEIGHBOURS]
+    return torch.cat([coarse, same * visible])
 
 
 def laplace_bits(y: torch.Tensor, mu: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -153,13 +162,10 @@ def latent_bits(
         rows, cols = level.shape
         same[top : top + rows, left : left + cols] = level
         if index + 1 < len(latents):
-            up = F.interpolate(latents[index + 1][None, None], size=(rows, cols),
-                               mode="bilinear", align_corners=False)  # fmt: skip
-            coarse[top : top + rows, left : left + cols] = up[0, 0]
-    neighbours = F.unfold(same[None, None], 3, padding=1)[0, [0, 1, 2, 3, 5, 6, 7, 8]]
-    context = torch.cat([F.unfold(coarse[None, None], 3, padding=1)[0],
-                         neighbours * canvas.visible.to(device)])  # fmt: skip
-    mu, scale = model(context)
+            coarse[top : top + rows, left : left + cols] = _upsampled(
+                latents[index + 1], (rows, cols)
+            )
+    mu, scale = model(_context(same, coarse, canvas.visible.to(device)))
     return (laplace_bits(same.reshape(-1), mu, scale) * canvas.used.to(device)).sum()
 
 

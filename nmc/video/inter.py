@@ -192,14 +192,14 @@ def fit_predicted(
         latents = [relax_latent(variables[f"r{i}"], progress) for i in range(len(shapes))]
         bits = context_bits(model, reference.residual_state(reference.state), latents)
         steps = [relax(variables[name] / weight_step, progress) for name in synthesis]
-        vectors = previous
-        if motion:
-            vectors = relax(variables["vectors"] * _VECTOR_GAIN, progress)
-            steps.append(vectors - previous)
         state = dict(reference.state)
         for name, scaled in zip(synthesis, steps):
             state[name] = reference.state[name] + scaled * weight_step
-        bits = bits + tensors_rate_bits(steps, noise=False)
+        vectors = previous
+        if motion:
+            vectors = relax(variables["vectors"] * _VECTOR_GAIN, progress)
+        coded = [*steps, vectors - previous] if motion else steps
+        bits = bits + tensors_rate_bits(coded, noise=False)
         out = render_predicted(model, reference, vectors, latents, state)
         return (weights * (out - target) ** 2).sum(), bits
 

@@ -257,6 +257,6 @@ def test_the_encoder_measures_a_network_step_as_the_decoder_applies_it():
     out = filt.apply(xyz, decoded, step, update=update)
     gain = psnr_gain(original, decoded, out)
     assert abs(np.array([6, 1, 1]) @ gain / 8 - choice.gain_db["yuv"]) < 1e-9
-    assert finetune_module._DB_PER_LOG_RATE == adapt_module.DB_PER_LOG_RATE
+    assert finetune_module.DB_PER_LOG_RATE is adapt_module.DB_PER_LOG_RATE  # one slope
     small = adapt(filt, xyz, original, decoded, step, 3000, finetune=config)
     assert "network" not in small.candidates  # too few attribute bits to be worth it

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
-from nmc.pointcloud.msgat.calibrate import YUV_WEIGHTS
-from nmc.pointcloud.msgat.filter import PostFilter, _canonical_order, load_default
+from nmc.pointcloud.msgat.calibrate import DB_PER_LOG_RATE, YUV_WEIGHTS
+from nmc.pointcloud.msgat.filter import PostFilter, canonical_order, load_default
 from nmc.pointcloud.msgat.finetune import FinetuneConfig, finetune_steps
 from nmc.pointcloud.msgat.golomb import exp_golomb_bits
 from nmc.pointcloud.msgat.stepping import rebuild_weights
@@ -44,11 +44,6 @@ from nmc.pointcloud.msgat.update import (
     write_filter_update,
 )
 
-# Local slope of the codec's PSNR-YUV against ln(attribute bits), measured on the G-PCC
-# anchors of ../shared/data/anchors (2.2 .. 4.7 dB between CTC QPs, lower at low rates).
-# This codec's own slope per QP (2.6 at QP 51 ... 4.5 at 22 on the training scans) chose
-# the same updates on the validation scans (BD-rate within 0.01 %), so one constant serves.
-DB_PER_LOG_RATE = 3.0
 # Ridge weights (relative to the mean diagonal of X^T X) of the head rows tried, and whether
 # each pulls toward the shipped row (True) or toward 0 (False; for a shipped row that hurts).
 _RIDGES = ((1e-3, True), (1e-1, True), (1e-2, False))
@@ -149,7 +144,7 @@ def adapt(
     for kind, update in _head_updates(postfilter, features, step, target, rate, kinds):
         consider(kind, update, postfilter, features)
     if "network" in kinds and rate >= MIN_NETWORK_RATE:
-        order = _canonical_order(xyz)
+        order = canonical_order(xyz)
         steps = finetune_steps(
             postfilter.model,
             xyz[order],

@@ -174,7 +174,7 @@ class PostFilter:
         model = self.model.to(dev)
         # Patches and farthest-point samples depend on the order of the points: a canonical
         # order makes the result a function of the cloud alone.
-        order = _canonical_order(xyz)
+        order = canonical_order(xyz)
         xyz = xyz[order]
         total = torch.zeros(num, model.config.channels, dtype=torch.float32)
         weight_sum = torch.zeros(num, dtype=torch.float32)
@@ -266,7 +266,7 @@ def _run_ahead(items: Iterator[T], pool: Executor | None) -> Iterator[T]:
         yield item
 
 
-def _canonical_order(xyz: np.ndarray) -> np.ndarray:
+def canonical_order(xyz: np.ndarray) -> np.ndarray:
     """Morton order of the points (the decoder's own order), lexicographic beyond 21 bits."""
     shifted = xyz.astype(np.int64) - xyz.min(axis=0)
     if int(shifted.max()) < 2**MORTON_BITS:

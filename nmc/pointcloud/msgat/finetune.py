@@ -19,14 +19,10 @@ import numpy as np
 import torch
 
 from nmc.media.ycbcr import rgb_to_ycbcr
-from nmc.pointcloud.msgat.calibrate import YUV_WEIGHTS
+from nmc.pointcloud.msgat.calibrate import DB_PER_LOG_RATE, YUV_WEIGHTS
 from nmc.pointcloud.msgat.graph import build_patch_graph
 from nmc.pointcloud.msgat.patches import iter_patches
 from nmc.pointcloud.msgat.stepping import NetworkStep, quantize_step, step_groups, stepped_tensors
-
-# dB of PSNR-YUV per natural-log unit of rate: adapt.DB_PER_LOG_RATE (adapt imports this
-# module, so the constant is repeated; a test checks they agree).
-_DB_PER_LOG_RATE = 3.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def finetune_steps(
         xyz, replace(patches, batch_patches=config.batch_patches), model, config
     )
     weights = torch.tensor(YUV_WEIGHTS, dtype=torch.float32)
-    scale = 10.0 / math.log(10.0) / _DB_PER_LOG_RATE
+    scale = 10.0 / math.log(10.0) / DB_PER_LOG_RATE
     l1 = config.rate_bits_per_level * 2.0 ** config.exponents[0] / max(int(attribute_bits), 1)
     optimizer = torch.optim.Adam([*values, *head.values()], lr=config.lr)
     inv_step = 2.0 ** config.exponents[0]
