@@ -12,7 +12,7 @@ from nmc.cli import build_parser as nmc_parser
 from nmc.errors import InputError
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud.msgat.config import ModelConfig
-from nmc.pointcloud.msgat.data import PatchSampler, Triple, match_order
+from nmc.pointcloud.msgat.data import PatchSample, PatchSampler, Triple, match_order
 from nmc.pointcloud.msgat.model import MSGAT
 from nmc.pointcloud.msgat.train import Trainer, build_parser, lr_factor, patch_loss, split_scans
 
@@ -69,6 +69,26 @@ def test_patch_loss_is_minus_the_psnr_gain():
     assert patch_loss(dec, sample).abs() < 1e-6  # identity: no gain
     perfect = patch_loss(torch.from_numpy(sample.original), sample)
     assert perfect < 0
+
+
+def test_cloud_loss_is_the_first_order_gain_of_the_whole_cloud():
+    triple = _triple("a", 46, 0)
+    whole = PatchSampler([triple], len(triple.xyz), seed=0).sample(1)  # one patch = the cloud
+    dec, orig = torch.from_numpy(whole.decoded), torch.from_numpy(whole.original)
+    assert patch_loss(dec, whole, "cloud").abs() < 1e-6
+    slightly = dec + 0.01 * (orig - dec)
+    assert patch_loss(slightly, whole, "cloud") == pytest.approx(
+        float(patch_loss(slightly, whole)), rel=0.02
+    )
+    # The same MSE change counts less in a cloud whose errors are larger.
+    sample = PatchSampler([triple], 64, seed=0).sample(2)
+    out = torch.from_numpy(sample.decoded) + 0.5
+    louder = PatchSample(**{**vars(sample), "cloud_mse": 4 * sample.cloud_mse})
+    assert patch_loss(out, louder, "cloud") == pytest.approx(
+        float(patch_loss(out, sample, "cloud")) / 4, rel=0.05
+    )
+    with pytest.raises(ValueError, match="loss kind"):
+        patch_loss(out, sample, "pixel")
 
 
 def test_sampler_draws_equal_patches_from_the_triples():

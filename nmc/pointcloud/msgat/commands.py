@@ -39,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--loss",
+        choices=("patch", "cloud"),
+        default="patch",
+        help="mean per-patch gain, or the patches' share of their whole clouds' gain",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 

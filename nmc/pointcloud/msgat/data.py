@@ -165,7 +165,9 @@ class PatchSample:
 
     Attributes:
         xyz: ``[B, P, 3]`` coordinates; decoded, original: ``[B * P, 3]`` float32 Y, Cb, Cr;
-        step: ``[B * P]`` float32; qp: ``[B]`` int QP of each patch.
+        step: ``[B * P]`` float32; qp: ``[B]`` int QP of each patch;
+        cloud_mse: ``[B, 3]`` float32 per-channel MSE of the decoded colours of the whole
+        cloud each patch was drawn from (Y, Cb, Cr; squared colour levels).
     """
 
     xyz: np.ndarray
@@ -173,6 +175,7 @@ class PatchSample:
     original: np.ndarray
     step: np.ndarray
     qp: np.ndarray
+    cloud_mse: np.ndarray
 
 
 def _ycc32(rgb: np.ndarray) -> np.ndarray:
@@ -197,6 +200,7 @@ class PatchSampler:
         self.rng = np.random.default_rng(seed)
         self._trees: dict[str, cKDTree] = {}
         self._ycc = [(_ycc32(t.decoded), _ycc32(t.original)) for t in self.triples]
+        self._mse = np.stack([((dec - orig) ** 2).mean(0) for dec, orig in self._ycc])
 
     def _tree(self, triple: Triple) -> cKDTree:
         # Geometry is shared by every QP of a scan, so one tree per scan.
@@ -223,4 +227,5 @@ class PatchSampler:
             original=np.concatenate(orig),
             step=np.concatenate(step),
             qp=np.array([self.triples[i].qp for i in picks]),
+            cloud_mse=self._mse[picks].astype(np.float32),
         )

@@ -76,11 +76,15 @@ def split_scans(
     return train, valid
 
 
-def patch_loss(out: torch.Tensor, sample: PatchSample) -> torch.Tensor:
-    """Minus the mean per-patch PSNR-YUV gain, in nepers (ln 10 / 10 per dB).
+def patch_loss(out: torch.Tensor, sample: PatchSample, kind: str = "patch") -> torch.Tensor:
+    """Minus the mean PSNR-YUV gain, in nepers (ln 10 / 10 per dB).
 
     Args:
         out: ``[B * P, 3]`` filtered Y, Cb, Cr; sample: the patches it was computed from.
+        kind: ``"patch"``, the mean of every patch's own gain (each patch counts alike), or
+            ``"cloud"``, the first-order change of the gain of the whole clouds the patches
+            were drawn from (a patch's MSE change over its cloud's MSE): the metric weighs
+            the points of a cloud alike, so patches of large errors count more.
     """
     batch = sample.qp.shape[0]
     dec = torch.from_numpy(sample.decoded)
@@ -88,7 +92,12 @@ def patch_loss(out: torch.Tensor, sample: PatchSample) -> torch.Tensor:
     mse_in = ((dec.to(out.device) - orig) ** 2).view(batch, -1, 3).mean(1) + _MSE_FLOOR
     mse_out = ((out - orig) ** 2).view(batch, -1, 3).mean(1) + _MSE_FLOOR
     weights = torch.as_tensor(YUV_WEIGHTS, dtype=out.dtype, device=out.device)
-    return (torch.log(mse_out / mse_in) * weights).sum(1).mean()
+    if kind == "patch":
+        return (torch.log(mse_out / mse_in) * weights).sum(1).mean()
+    if kind == "cloud":
+        cloud = torch.from_numpy(sample.cloud_mse).to(out.device) + _MSE_FLOOR
+        return ((mse_out - mse_in) / cloud * weights).sum(1).mean()
+    raise ValueError(f"loss kind {kind!r} is not 'patch' or 'cloud'")
 
 
 def _forward(model: torch.nn.Module, sample: PatchSample, config: ModelConfig, dev) -> torch.Tensor:
@@ -289,7 +298,8 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = args.lr * lr_factor(self.step, progress)
             sample = self.sampler.sample(args.batch)
-            loss = patch_loss(_forward(self.net, sample, self.model.config, self.dev), sample)
+            out = _forward(self.net, sample, self.model.config, self.dev)
+            loss = patch_loss(out, sample, args.loss)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
