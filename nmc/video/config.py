@@ -34,7 +34,8 @@ class EncoderConfig:
         intra_steps: Adam steps of an I frame fitted from scratch.
         warm_steps: Adam steps of an I frame warm-started from the previous decoded frame.
         steps: Adam steps per P frame.
-        lr: peak learning rate of I frames; update_lr: of P frames.
+        lr: peak learning rate of I frames (the ladder raises it at high qualities, where
+            fits converge slowly); update_lr: of P frames.
         chroma_boost: chroma's loss weight at the start of an I frame's fit from scratch, as
             a multiple of its 6:1:1 weight, annealed to 1 (:func:`nmc.video.fit.boosted_weights`;
             1 = off).
@@ -132,6 +133,15 @@ _MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
 # dB, conv): bikes-f60 q2 4.54 @ 33.94 -> 4.31 @ 34.25, q6 13.06 @ 39.94 -> 12.61 @ 39.99;
 # carphone-f0 q4 12.78 @ 32.73 -> 12.96 @ 32.71; P frames, carphone 10 frames q5 (200 P-frame
 # steps against 100): 23.4 @ 31.56 -> 24.0 @ 31.84, q3 12.08 @ 29.48 -> 12.05 @ 29.50.
+# Peak learning rate of I frames per quality. At high rates the fit is far from converged
+# after the preset's steps (carphone-f0 at lambda 3e-5: 2500 steps 60.1 kbit @ 40.90 dB, 6000
+# steps 65.1 @ 42.60), and a larger rate gets there faster. Measured (medium, conv, kbit @
+# PSNR-YUV, lr 0.01 -> larger; bikes-f60: bikes frame 60 cropped at (100, 100), in no bench):
+# carphone-f0 q8 41.6 @ 39.77 -> 43.5 @ 40.69 (0.02), 49.1 @ 41.39 (0.04); q6 24.6 @ 36.87
+# -> 25.9 @ 37.38 (0.015), 26.0 @ 37.30 (0.02); q4 13.4 @ 33.27 -> 14.2 @ 33.00 (0.02,
+# worse); q2 6.85 @ 29.54 -> 7.74 @ 29.92 (0.02, about equal); bikes-f60 q7 16.7 @ 42.35 ->
+# 16.8 @ 42.87, q5 10.2 @ 39.30 -> 10.7 @ 39.76, q3 6.44 @ 35.82 -> 6.58 @ 36.04 (all 0.02).
+_LEARNING_RATES = (0.01, 0.01, 0.01, 0.01, 0.015, 0.015, 0.02, 0.02)
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
     "medium": dict(intra_steps=2500, warm_steps=500, steps=200),
@@ -158,6 +168,7 @@ def config_for(
         quality=quality,
         preset=preset,
         lam=_LAMBDAS[quality - 1],
+        lr=_LEARNING_RATES[quality - 1],
         synthesis=_SYNTHESIS[family],
         motion_block=_MOTION_BLOCKS.get(quality, 16),
         **_PRESET_STEPS[preset],
