@@ -3,14 +3,14 @@ import os, sys, numpy as np, torch
 torch.set_num_threads(1)
 from pathlib import Path
 from scipy.spatial import cKDTree
-from nmc.pointcloud.msgat import load_default
+from nmc.pointcloud.msgat.filter import load_for_stream  # msgat_v4, as measured
 from nmc.pointcloud.msgat.data import load_triples
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 R5 = Path(os.environ.get("NMC_EXP_DIR", "/work/msgat_run5"))
 CACHE, FEAT = R5 / "cache", R5 / "feat"
 OSD = os.environ.get("NMC_OSD", "../shared/data/osd")
 qps = [int(q) for q in os.environ.get("QPS", "51,46,40,34,28,22").split(",")]
-f = load_default()
+f = load_for_stream(5)
 m = f.model
 def gain(err, res):
     return 10*np.log10((err**2).mean(0)/((err-res)**2).mean(0))

@@ -2,12 +2,12 @@
 import copy, dataclasses, os, sys, numpy as np, torch
 torch.set_num_threads(1)
 from pathlib import Path
-from nmc.pointcloud.msgat import load_default
+from nmc.pointcloud.msgat.filter import load_for_stream  # msgat_v4, as measured
 from nmc.pointcloud.msgat.filter import _patch_graphs, canonical_order
 from nmc.pointcloud.msgat.data import load_triples
 from nmc.media.ycbcr import rgb_to_ycbcr
 R5 = Path(os.environ.get("NMC_EXP_DIR", "/work/msgat_run5")); OSD = os.environ.get("NMC_OSD", "../shared/data/osd")
-base = load_default()
+base = load_for_stream(5)
 s, qp = sys.argv[1], int(sys.argv[2])
 wts = [float(v) for v in sys.argv[3].split(":")]
 epochs = int(sys.argv[4]); lr = float(sys.argv[5])

@@ -2,12 +2,12 @@
 import os, sys, numpy as np, torch
 torch.set_num_threads(1)
 from pathlib import Path
-from nmc.pointcloud.msgat import load_default
+from nmc.pointcloud.msgat.filter import load_for_stream  # msgat_v4, as measured
 from nmc.pointcloud.msgat.data import load_triples
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 R5 = Path(os.environ.get("NMC_EXP_DIR", "/work/msgat_run5")); OSD = os.environ.get("NMC_OSD", "../shared/data/osd")
 OUT = R5 / "feat_flipped"; OUT.mkdir(exist_ok=True)
-f = load_default()
+f = load_for_stream(5)
 W = np.array([6, 1, 1]) / 8
 FLIPS = {"c": np.array([1, -1, -1.0]), "y": np.array([-1, 1, 1.0]), "a": np.array([-1, -1, -1.0])}
 qps = [int(q) for q in sys.argv[2].split(",")]

@@ -2,7 +2,7 @@
 import os, sys, time, numpy as np, torch
 torch.set_num_threads(1)
 from pathlib import Path
-from nmc.pointcloud.msgat import load_default
+from nmc.pointcloud.msgat.filter import load_for_stream  # msgat_v4, as measured
 from nmc.pointcloud.msgat.filter import PostFilter
 from nmc.pointcloud.msgat import adapt as A
 from nmc.pointcloud.msgat.data import load_triples
@@ -19,7 +19,7 @@ bds = []
 for s in sys.argv[1].split(","):
     rows = []
     for t in load_triples([Path(f"{OSD}/{s}.pcd")], [51, 46, 40, 34, 28, 22], R5 / "cache"):
-        f = PostFilter.from_file(WEIGHTS) if WEIGHTS else load_default()
+        f = PostFilter.from_file(WEIGHTS) if WEIGHTS else load_for_stream(5)
         fn = FEAT / f"{s}_{t.qp}.npy"
         if not fn.exists():
             np.save(fn, f.features(t.xyz, rgb_to_ycbcr(t.decoded), t.step))
