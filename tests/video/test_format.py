@@ -75,8 +75,9 @@ def test_oversized_network_is_refused_before_allocation():
 def test_quality_ladder_presets_and_overrides():
     lambdas = [config_for("conv", q).lam for q in range(1, 9)]
     assert lambdas == sorted(lambdas, reverse=True)
-    rates = [config_for("mlp", q).lr for q in range(1, 9)]  # faster fits where rates are high
-    assert rates == sorted(rates) and rates[-1] > rates[0]
+    for name in ("lr", "update_lr"):  # faster fits where the rate is high
+        rates = [getattr(config_for("mlp", q), name) for q in range(1, 9)]
+        assert rates == sorted(rates) and rates[-1] > rates[0]
     assert config_for("conv", 8, lr=0.005).lr == 0.005
     steps = [config_for("conv", 4, preset=p).intra_steps for p in ("fast", "medium", "slow")]
     assert steps == sorted(steps) and config_for("mlp", 4).preset == "medium"
