@@ -142,9 +142,10 @@ _MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
 # worse); q2 6.85 @ 29.54 -> 7.74 @ 29.92 (0.02, about equal); bikes-f60 q7 16.7 @ 42.35 ->
 # 16.8 @ 42.87, q5 10.2 @ 39.30 -> 10.7 @ 39.76, q3 6.44 @ 35.82 -> 6.58 @ 36.04 (all 0.02).
 _LEARNING_RATES = (0.01, 0.01, 0.01, 0.01, 0.015, 0.015, 0.02, 0.02)
-# The same for P frames, whose residual latents start at 0 and move at most 16 * update_lr
-# per step: at q7 the residual is half of a file. carphone, conv, q7, 0.002 -> 0.004 (kbit @
-# PSNR-YUV): 10 frames 58.6 @ 35.80 -> 57.9 @ 36.16; 30 frames 118.3 @ 34.45 -> 109.9 @ 34.69.
+# The same for P frames, whose residual latents start at 0 and move about 16 * update_lr per
+# Adam step at most: at q7 the residual is half of a file. carphone, conv, 0.002 -> 0.004
+# (kbit @ PSNR-YUV): q7 10 frames 58.6 @ 35.80 -> 57.9 @ 36.16, 30 frames 118.3 @ 34.45 ->
+# 109.9 @ 34.69; q5 30 frames 35.5 @ 31.25 -> 36.0 @ 30.99 (worse: kept at 0.002).
 _UPDATE_LEARNING_RATES = (0.002, 0.002, 0.002, 0.002, 0.002, 0.002, 0.004, 0.004)
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
