@@ -145,7 +145,8 @@ _LEARNING_RATES = (0.01, 0.01, 0.01, 0.01, 0.015, 0.015, 0.02, 0.02)
 # The same for P frames, whose residual latents start at 0 and move about 16 * update_lr per
 # Adam step at most: at q7 the residual is half of a file. carphone, conv, 0.002 -> 0.004
 # (kbit @ PSNR-YUV): q7 10 frames 58.6 @ 35.80 -> 57.9 @ 36.16, 30 frames 118.3 @ 34.45 ->
-# 109.9 @ 34.69; q5 30 frames 35.5 @ 31.25 -> 36.0 @ 30.99 (worse: kept at 0.002).
+# 109.9 @ 34.69 (0.008: 57.4 @ 36.10, 112.3 @ 34.41); q5 30 frames 35.5 @ 31.25 -> 36.0 @
+# 30.99 (worse: kept at 0.002).
 _UPDATE_LEARNING_RATES = (0.002, 0.002, 0.002, 0.002, 0.002, 0.002, 0.004, 0.004)
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
