@@ -128,11 +128,6 @@ _SYNTHESIS = {"mlp": SynthesisArch((12,), 0), "conv": SynthesisArch((8,), 1)}
 # (version 5) q5 39.9 @ 30.72 -> 34.2 @ 30.74, q7 103.4 @ 33.15 -> 97.9 @ 32.84 (the ladder's
 # slope there is 1.8 dB per doubling of rate: 16 pays at q7).
 _MOTION_BLOCKS = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32}
-# Steps per preset. Medium was 1500 / 300 / 100 until the fit's steps got twice as fast
-# (docs/video.md); the same time now buys 2500 / 500 / 200. Measured on single frames (kbit @
-# dB, conv): bikes-f60 q2 4.54 @ 33.94 -> 4.31 @ 34.25, q6 13.06 @ 39.94 -> 12.61 @ 39.99;
-# carphone-f0 q4 12.78 @ 32.73 -> 12.96 @ 32.71; P frames, carphone 10 frames q5 (200 P-frame
-# steps against 100): 23.4 @ 31.56 -> 24.0 @ 31.84, q3 12.08 @ 29.48 -> 12.05 @ 29.50.
 # Peak learning rate of I frames per quality. At high rates the fit is far from converged
 # after the preset's steps (carphone-f0 at lambda 3e-5: 2500 steps 60.1 kbit @ 40.90 dB, 6000
 # steps 65.1 @ 42.60), and a larger rate gets there faster. Measured (medium, conv, kbit @
@@ -148,6 +143,11 @@ _LEARNING_RATES = (0.01, 0.01, 0.01, 0.01, 0.015, 0.015, 0.02, 0.02)
 # 109.9 @ 34.69 (0.008: 57.4 @ 36.10, 112.3 @ 34.41); q5 30 frames 35.5 @ 31.25 -> 36.0 @
 # 30.99 (worse: kept at 0.002).
 _UPDATE_LEARNING_RATES = (0.002, 0.002, 0.002, 0.002, 0.002, 0.002, 0.004, 0.004)
+# Steps per preset. Medium was 1500 / 300 / 100 until the fit's steps got twice as fast
+# (docs/video.md); the same time now buys 2500 / 500 / 200. Measured on single frames (kbit @
+# dB, conv): bikes-f60 q2 4.54 @ 33.94 -> 4.31 @ 34.25, q6 13.06 @ 39.94 -> 12.61 @ 39.99;
+# carphone-f0 q4 12.78 @ 32.73 -> 12.96 @ 32.71; P frames, carphone 10 frames q5 (200 P-frame
+# steps against 100): 23.4 @ 31.56 -> 24.0 @ 31.84, q3 12.08 @ 29.48 -> 12.05 @ 29.50.
 _PRESET_STEPS = {
     "fast": dict(intra_steps=600, warm_steps=150, steps=50),
     "medium": dict(intra_steps=2500, warm_steps=500, steps=200),

@@ -38,6 +38,7 @@ from nmc.pointcloud.msgat.finetune import FinetuneConfig, finetune_steps
 from nmc.pointcloud.msgat.golomb import exp_golomb_bits
 from nmc.pointcloud.msgat.stepping import rebuild_weights
 from nmc.pointcloud.msgat.update import (
+    INNER_KINDS,
     STRENGTH_UNIT,
     ChannelUpdate,
     FilterUpdate,
@@ -56,7 +57,7 @@ _YUV = np.asarray(YUV_WEIGHTS, dtype=np.float64)
 # alone cost 64 bits, and its gains (a few hundredths of a dB on the validation scans) paid
 # only at QP 28 and above; this skips QP 51 and 46 of the clouds measured (≈ 2-5 kbit).
 MIN_NETWORK_RATE = 6000
-KINDS = ("shipped", "scalars", "channels", "network")
+KINDS = (*INNER_KINDS, "network")
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,7 @@ def adapt(
                 continue  # the shipped network
             stepped = postfilter.stepped(rebuild_weights(network, reference))
             feats = stepped.features(xyz, ycc, step, device=device, progress=progress)
-            inner_kinds = ("shipped", "scalars", "channels")
-            for _, update in _head_updates(stepped, feats, step, target, rate, inner_kinds):
+            for _, update in _head_updates(stepped, feats, step, target, rate, INNER_KINDS):
                 consider("network", replace(update, network=network), stepped, feats)
     kind, payload, gain, _ = best
     return Adaptation(
@@ -222,7 +222,7 @@ def adapt_stream(
         decoded.attribute_bits,
         device=device,
         progress=progress,
-        kinds=KINDS if network else KINDS[:-1],
+        kinds=KINDS if network else INNER_KINDS,
     )
 
 

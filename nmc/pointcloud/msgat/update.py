@@ -53,6 +53,7 @@ MAX_STRENGTH_LEVEL = 64  # so at most 2
 HEAD_TENSORS = ("head.weight", "head.bias")
 CHANNEL_MODES = ("off", "gated", "strength", "head")
 MAX_HEAD_EXPONENT = 24  # head steps 2^0 .. 2^-24
+INNER_KINDS = ("shipped", "scalars", "channels")  # the updates a network step may carry
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def write_filter_update(
     """
     if update.network is not None:
         inner = dataclasses.replace(update, network=None, weights=None)
-        if inner.kind not in ("shipped", "scalars", "channels"):
+        if inner.kind not in INNER_KINDS:
             raise ValueError(f"a network step carries no {inner.kind} update")
         payload, inner = write_filter_update(inner, reference, head_step)
         out = FieldWriter().u8(NETWORK_UPDATE).blob(payload)
