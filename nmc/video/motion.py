@@ -202,13 +202,11 @@ def block_search(
 
     def consider(shift: torch.Tensor) -> None:  # a candidate per block, luma pixels
         cost = 0.75 * _block_sse(ref, tgt, block, shift) + lam * _vector_bits(4 * shift - previous)
-        better = cost < best
-        best.copy_(torch.where(better, cost, best))
-        vectors[better] = 4 * shift[better]
+        _keep_better(best, vectors, cost, 4 * shift)
 
-    coarse_ref, coarse_tgt = (_average(plane, _COARSE) for plane in (ref, tgt))
+    coarse_tgt = _average(tgt, _COARSE)
     if block % _COARSE == 0 and min(coarse_tgt.shape) > 2 * COARSE_REACH:
-        zeros = torch.zeros_like(previous)
+        coarse_ref, zeros = _average(ref, _COARSE), torch.zeros_like(previous)
         _, coarse = _full_search(coarse_ref, coarse_tgt, block // _COARSE, COARSE_REACH, zeros, 0.0)
         index = [torch.arange(n, device=ref.device).clamp(max=m - 1)
                  for n, m in zip((rows, cols), coarse.shape[:2])]  # fmt: skip
@@ -264,11 +262,18 @@ def _full_search(
             sse = F.avg_pool2d(err[None, None], block)[0, 0] * (block * block)
             candidate = torch.tensor([dx * 4, dy * 4], device=ref.device)
             cost = 0.75 * sse + lam * _vector_bits(candidate - previous)
-            cost = cost + 1e-9 * (abs(dx) + abs(dy))
-            better = cost < best
-            best = torch.where(better, cost, best)
-            vectors[better] = candidate
+            _keep_better(best, vectors, cost + 1e-9 * (abs(dx) + abs(dy)), candidate)
     return best, vectors
+
+
+def _keep_better(
+    best: torch.Tensor, vectors: torch.Tensor, cost: torch.Tensor, candidate: torch.Tensor
+) -> None:
+    """Where ``cost`` ``[rows, cols]`` is below ``best``, take it and ``candidate`` (int64
+    ``[2]`` or ``[rows, cols, 2]``, quarter pixels) into ``best`` and ``vectors`` (in place)."""
+    better = cost < best
+    best.copy_(torch.where(better, cost, best))
+    vectors[better] = candidate if candidate.dim() == 1 else candidate[better]
 
 
 def _block_sse(ref: torch.Tensor, tgt: torch.Tensor, block: int, shift: torch.Tensor):
