@@ -42,9 +42,9 @@ def _auto(text: str) -> Any:
 
 
 def _add_codec_options(parser: argparse.ArgumentParser) -> None:
-    """Flags for every option the installed codecs declare (``OPTIONS`` in their modules)."""
-    for module in registry.available().values():
-        for name, help_text in getattr(module, "OPTIONS", {}).items():
+    """Flags for every option the installed codecs declare (``OPTIONS`` of their descriptors)."""
+    for module in registry.descriptors().values():
+        for name, help_text in module.OPTIONS.items():
             flag = "--" + name.replace("_", "-")
             if flag in parser._option_string_actions or name == "progress":
                 continue

@@ -3,8 +3,10 @@
 A codec module (``nmc/<codec>/codec.py``) provides ``CODEC_ID``, ``NAME``, ``INPUT_SUFFIXES``,
 ``OPTIONS``, ``accepts(source)``, ``encode(source, **options) -> (file bytes, report)``,
 ``decode(container, **options) -> (media, report)``, ``write_output(media, path, **options)``
-and ``describe(container) -> dict``. Modules are imported on first use so that ``import nmc``
-stays light.
+and ``describe(container) -> dict``; its light ``descriptor.py`` holds what the registry and
+the command line need before any coding (name, id, input suffixes, options). A codec module is
+imported only when it codes or describes a file, so ``import nmc``, the ``nmc`` command's
+parser and ``nmc info`` stay light (the video codec imports torch).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import numpy as np
 
 from nmc.errors import BitstreamError, InputError
 
-_MODULES = {"video": "nmc.video.codec", "pointcloud": "nmc.pointcloud.codec"}
+_DESCRIPTORS = {"video": "nmc.video.descriptor", "pointcloud": "nmc.pointcloud.descriptor"}
 
 
-def available() -> dict[str, ModuleType]:
-    """Codec name -> module, for the codecs whose modules import in this installation."""
+def descriptors() -> dict[str, ModuleType]:
+    """Codec name -> descriptor module (``NAME``, ``CODEC_ID``, ``INPUT_SUFFIXES``,
+    ``OPTIONS``, ``CODEC_MODULE``) of the codecs installed here; imports no codec."""
     out = {}
-    for name, path in _MODULES.items():
+    for name, path in _DESCRIPTORS.items():
         try:
             out[name] = importlib.import_module(path)
         except ModuleNotFoundError as exc:
@@ -34,34 +37,46 @@ def available() -> dict[str, ModuleType]:
     return out
 
 
+def _codec(descriptor: ModuleType) -> ModuleType:
+    return importlib.import_module(descriptor.CODEC_MODULE)
+
+
 def by_name(name: str) -> ModuleType:
-    codecs = available()
-    if name not in codecs:
-        raise InputError(f"unknown codec {name!r}; known: {', '.join(sorted(codecs)) or 'none'}")
-    return codecs[name]
+    """The codec module called ``name`` (``"video"``, ``"pointcloud"``); only it is imported."""
+    known = descriptors()
+    if name not in known:
+        raise InputError(f"unknown codec {name!r}; known: {', '.join(sorted(known)) or 'none'}")
+    return _codec(known[name])
 
 
 def by_id(codec_id: int) -> ModuleType:
-    for module in available().values():
-        if codec_id == module.CODEC_ID:
-            return module
+    """The codec module of a file's codec id; only it is imported."""
+    for descriptor in descriptors().values():
+        if codec_id == descriptor.CODEC_ID:
+            return _codec(descriptor)
     raise BitstreamError(
         f"codec id {codec_id} is not known to this nmc (file from a newer release?)"
     )
 
 
 def for_source(source: object) -> ModuleType:
-    """The codec that takes ``source`` (a path, judged by suffix, or an in-memory object)."""
-    codecs = available()
-    for module in codecs.values():
-        if module.accepts(source):
-            return module
+    """The codec that takes ``source``: a path by its suffix (only that codec is imported), an
+    in-memory object by asking each codec's ``accepts``."""
+    known = descriptors().values()
     if isinstance(source, (str, Path)):
-        suffixes = sorted({s for m in codecs.values() for s in m.INPUT_SUFFIXES})
+        suffix = Path(source).suffix.lower()
+        for descriptor in known:
+            if suffix in descriptor.INPUT_SUFFIXES:
+                return _codec(descriptor)
+        suffixes = sorted({s for d in known for s in d.INPUT_SUFFIXES})
         raise InputError(
             f"{source}: unsupported input type {Path(source).suffix or '(no suffix)'!r}; "
             f"nmc encodes {', '.join(suffixes)}"
         )
+    for descriptor in known:
+        module = _codec(descriptor)
+        if module.accepts(source):
+            return module
     raise InputError(
         f"cannot encode an object of type {type(source).__name__}; pass a file path, a uint8 "
         "video array [T,H,W,3] or a nmc.pointcloud.PointCloud"

@@ -26,3 +26,20 @@ def test_packages_import_their_modules_only_on_use() -> None:
         "assert 'ModelConfig' in nmc.pointcloud.msgat.__all__\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_command_line_imports_no_codec_until_one_codes() -> None:
+    """Building ``nmc``'s parser (every codec's options included) imports neither torch nor a
+    codec module; ``nmc.video`` names resolve on use; a file's codec id loads only its codec."""
+    script = (
+        "import sys, nmc.cli, nmc.video, nmc.registry\n"
+        "nmc.cli.build_parser()\n"
+        "assert not {'torch', 'nmc.video.codec', 'nmc.pointcloud.codec'} & set(sys.modules)\n"
+        "assert 'VideoDecoder' in nmc.video.__all__ and 'torch' not in sys.modules\n"
+        "assert nmc.registry.by_id(2).NAME == 'pointcloud'\n"
+        "assert nmc.registry.for_source('scan.ply').NAME == 'pointcloud'\n"
+        "assert not {'torch', 'nmc.video.codec'} & set(sys.modules)\n"
+        "assert nmc.registry.by_id(1).CODEC_ID == 1 and 'nmc.video.codec' in sys.modules\n"
+        "assert callable(nmc.video.decode)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

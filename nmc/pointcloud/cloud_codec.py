@@ -22,13 +22,13 @@ from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 from nmc.pointcloud import postfilter as hooks
 from nmc.pointcloud.attributes import AttributeParams, decode_attributes, encode_attributes
 from nmc.pointcloud.cloud import DecodedCloud, PointCloud, checked_cloud
+from nmc.pointcloud.descriptor import CODEC_ID
 from nmc.pointcloud.geometry import decode_geometry, encode_geometry
 from nmc.pointcloud.header import MAX_POINTS, POSTFILTERS, CloudHeader
 from nmc.pointcloud.morton import MAX_BITS, morton_decode, morton_encode
 from nmc.pointcloud.octree import Octree
 from nmc.pointcloud.qp import check_qp, qp_step
 
-CODEC_ID = 2
 GEOMETRY_CHUNK = "GEOM"
 ATTRIBUTE_CHUNK = "ATTR"
 

@@ -25,32 +25,22 @@ from nmc.pointcloud import postfilter
 from nmc.pointcloud.cloud import DecodedCloud, PointCloud
 from nmc.pointcloud.cloud_codec import (
     ATTRIBUTE_CHUNK,
-    CODEC_ID,
     GEOMETRY_CHUNK,
     decode_container,
     encode_cloud_with_stats,
     split_attributes,
 )
+from nmc.pointcloud.descriptor import CODEC_ID, INPUT_SUFFIXES, NAME, OPTIONS
 from nmc.pointcloud.header import POSTFILTERS, CloudHeader
-from nmc.pointcloud.io import INPUT_SUFFIXES, SourceInfo, load_cloud, write_ply
+from nmc.pointcloud.io import SourceInfo, load_cloud, write_ply
 from nmc.pointcloud.qp import qp_step
 from nmc.registry import check_options
 
-NAME = "pointcloud"
 DEFAULT_QP = 34
 QUALITY_QPS = (51, 46, 40, 34, 28, 22, 16, 10)
 __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode", "describe",
            "encode", "write_output"]  # fmt: skip
 
-OPTIONS = {
-    "qp": "G-PCC attribute QP of luma, 4..63 (CTC: 51 46 40 34 28 22; default 34)",
-    "chroma_qp_offset": "QP offset of Cb and Cr (default -1, as G-PCC's CTC)",
-    "bits": "quantize coordinates to this grid depth, 1..21 (default: integer coordinates "
-    "kept exactly, float ones on a 10-bit grid)",
-    "postfilter": "colour post-filter: msgat (default) or none (encode: the decoder's default)",
-    "filter_adapt": "auto (default): tune MS-GAT to the cloud (network step included), send "
-    "the update when it pays; heads: only the head and strengths (faster); off",
-}
 DEFAULT_POSTFILTER = "msgat"
 FILTER_ADAPT = ("auto", "heads", "off")
 _ENCODE = {

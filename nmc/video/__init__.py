@@ -15,46 +15,29 @@ Python API::
     rgb = video.rgb()                                          # uint8 [T,H,W,3]
     for y, u, v in VideoDecoder(data).frames(start=10):        # streaming, seeks to I frames
         ...
+
+Names load on first use: importing the package (for the codec's descriptor, say) does not
+import torch.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from nmc._lazy import lazy_exports
 
-from nmc.bitstream import Container
-from nmc.media import Video
-from nmc.video.codec import encode
-from nmc.video.config import EncoderConfig, config_for
-from nmc.video.decoder import VideoDecoder
-from nmc.video.encoder import FrameTrace, encode_video
-from nmc.video.io import FrameWriter, read_video, write_video
+_EXPORTS = {
+    "EncoderConfig": "nmc.video.config",
+    "FrameTrace": "nmc.video.encoder",
+    "FrameWriter": "nmc.video.io",
+    "Video": "nmc.media",
+    "VideoDecoder": "nmc.video.decoder",
+    "config_for": "nmc.video.config",
+    "decode": "nmc.video.decoder",
+    "encode": "nmc.video.codec",
+    "encode_video": "nmc.video.encoder",
+    "read_video": "nmc.video.io",
+    "write_video": "nmc.video.io",
+}
 
+__all__ = sorted(_EXPORTS)
 
-def decode(
-    source: Container | bytes | str | os.PathLike[str],
-    start: int = 0,
-    frames: int | None = None,
-    **options: Any,
-) -> Video:
-    """Decode frames ``start .. start+frames-1`` of a video ``.nmc`` (bytes, path or container).
-
-    ``options``: ``device``. Returns 8-bit 4:2:0 planes as a
-    :class:`Video`; ``video.rgb()`` gives ``uint8 [T, H, W, 3]``.
-    """
-    return VideoDecoder(source, **options).read(start, frames)
-
-
-__all__ = [
-    "EncoderConfig",
-    "FrameTrace",
-    "FrameWriter",
-    "Video",
-    "VideoDecoder",
-    "config_for",
-    "decode",
-    "encode",
-    "encode_video",
-    "read_video",
-    "write_video",
-]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

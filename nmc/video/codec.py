@@ -17,43 +17,21 @@ import numpy as np
 
 from nmc.bitstream import Container
 from nmc.errors import InputError
-from nmc.media import INPUT_SUFFIXES, Video
+from nmc.media import Video
 from nmc.registry import check_options
 from nmc.video.config import DEFAULT_QUALITY, config_for
 from nmc.video.decoder import VideoDecoder
-from nmc.video.encoder import CODEC_ID, encode_video
+from nmc.video.descriptor import CODEC_ID, INPUT_SUFFIXES, NAME, OPTIONS
+from nmc.video.encoder import encode_video
 from nmc.video.format import VideoHeader, unpack_groups
 from nmc.video.inter import max_frame_symbols
 from nmc.video.io import read_video, write_video
 from nmc.video.prior import PRIOR_NAMES
 from nmc.video.rate_control import search_quality
 
-NAME = "video"
 __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode", "describe",
            "encode", "write_output"]  # fmt: skip
 
-OPTIONS = {
-    "quality": "quality level 1 (smallest file) .. 8 (best); default 4",
-    "target_bpp": "encode at the best quality whose file stays under this many bits per pixel",
-    "family": "synthesis family: conv (per-pixel MLP + 3x3 refinement, default) or mlp",
-    "preset": "encoder time preset: fast, medium (default) or slow (more fitting steps)",
-    "gop": "frames per group: one I frame (latents + networks) then P frames (steps); 1 = all I",
-    "steps": "Adam steps per P frame (default: preset's, 200 for medium)",
-    "intra_steps": "Adam steps of the first I frame (default: preset's, 2500 for medium)",
-    "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
-    "inter_lam": "P frames' rate weight as a multiple of lambda (default 4)",
-    "chroma_boost": "chroma's loss weight early in an I frame's fit, x its 6:1:1 weight "
-    "(default 4, annealed to 1; 1 = off)",
-    "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
-    "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
-    "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
-    "frames": "number of frames to encode / to decode (default: all)",
-    "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",
-    "fps": "frame rate of an array source (default 25)",
-    "seed": "seed of the network initialization (encoder only)",
-    "threads": "torch CPU threads for fitting (default: 1 below 0.2 megapixels, else torch's)",
-    "device": "cpu or cuda",
-}
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
            "inter_lam", "chroma_boost", "motion", "motion_block", "prior", "frames", "start",
            "fps", "seed", "threads", "device", "progress"}  # fmt: skip

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from nmc.bitstream import Container, read_file, unpack
 from nmc.entropy.stream import StreamReader
 from nmc.errors import BitstreamError, InputError, NmcError
 from nmc.media import Video
+from nmc.video.descriptor import CODEC_ID
 from nmc.video.format import INTRA, FrameGroup, VideoHeader, unpack_groups
 from nmc.video.inter import Reference, decode_predicted, max_frame_symbols, zero_vectors
 from nmc.video.intra import decode_intra
@@ -30,7 +32,6 @@ from nmc.video.planes import from_grid, to_grid
 from nmc.video.prior import prior_for_stream
 from nmc.video.render import render, torch_threads
 
-CODEC_ID = 1
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # y [H, W], u / v [Hc, Wc], uint8
 
 
@@ -174,3 +175,17 @@ class VideoDecoder:
         """
         frames = tqdm(self.frames(start, count), desc="decode", unit="frame", disable=not progress)
         return Video.concat([Video(y[None], u[None], v[None], self.fps) for y, u, v in frames])
+
+
+def decode(
+    source: Container | bytes | str | os.PathLike[str],
+    start: int = 0,
+    frames: int | None = None,
+    **options: Any,
+) -> Video:
+    """Decode frames ``start .. start+frames-1`` of a video ``.nmc`` (bytes, path or container).
+
+    ``options``: ``device``. Returns 8-bit 4:2:0 planes as a
+    :class:`Video`; ``video.rgb()`` gives ``uint8 [T, H, W, 3]``.
+    """
+    return VideoDecoder(source, **options).read(start, frames)

@@ -25,6 +25,7 @@ from nmc.entropy.stream import StreamWriter, SymbolRecord
 from nmc.errors import BitstreamError, InputError
 from nmc.media import Video, psnr_planes
 from nmc.video.config import EncoderConfig
+from nmc.video.descriptor import CODEC_ID
 from nmc.video.fit import FitSettings, State, fit_intra
 from nmc.video.format import INTRA, FrameGroup, VideoHeader
 from nmc.video.frame_model import level_state, split_state
@@ -39,8 +40,6 @@ from nmc.video.intra import code_intra
 from nmc.video.planes import from_grid, loss_weights, to_grid
 from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior
 from nmc.video.render import render, torch_threads
-
-CODEC_ID = 1
 
 
 @dataclass(frozen=True)
