@@ -62,6 +62,12 @@ _FLAGS = BinaryModel("frame flags", len(_FLAG_ORDER), **_ADAPTATION)
 _LEVELS = BinaryModel("residual levels", MAX_LEVELS, **_ADAPTATION)
 SYNTHESIS = "synthesis."
 _VECTOR_GAIN = 16.0
+COARSER_STEPS = (16, 8, 4, 2)
+"""Vector step grids (quarter pixels: 4, 2, 1 and ½ pixel) on which :func:`code_predicted`
+also tries a frame's steps, keeping the best under ``D + lambda R``. The fit refines vectors
+to quarter pixels wherever that lowers the error at all; a step on a coarser grid costs fewer
+bits (the coder's adaptive contexts learn that the low bits of whole-pixel steps are zero),
+and at low rates the error it adds is worth less than the bits (docs/video.md § P frames)."""
 
 
 @dataclass(frozen=True)
@@ -249,15 +255,24 @@ def code_predicted(
 
     flags = _MOTION | _WEIGHTS | _RESIDUAL
     best = trial(flags)
-    fitted_vectors = parts[_MOTION]
+
+    def try_vectors(vectors: torch.Tensor) -> None:
+        nonlocal best
+        kept, parts[_MOTION] = parts[_MOTION], vectors
+        candidate = trial(flags)
+        if candidate[0] <= best[0]:
+            best = candidate
+        else:
+            parts[_MOTION] = kept
+
     with torch.no_grad():  # the residual as fitted: latents and stepped synthesis
         rest = residual(model, {**reference.state, **parts[_WEIGHTS]}, parts[_RESIDUAL])
-        parts[_MOTION] = prune_vectors(reference, fitted_vectors, rest, target, weights, lam)
-    candidate = trial(flags)
-    if candidate[0] <= best[0]:
-        best = candidate
-    else:
-        parts[_MOTION] = fitted_vectors
+        try_vectors(prune_vectors(reference, parts[_MOTION], rest, target, weights, lam))
+    pruned = parts[_MOTION]
+    for grid in COARSER_STEPS:
+        coarse = round_steps(pruned, reference.vectors, grid)
+        if not torch.equal(coarse, pruned):
+            try_vectors(coarse)
     for part in (_MOTION, _WEIGHTS, _RESIDUAL):
         candidate = trial(flags & ~part)
         if candidate[0] <= best[0]:
@@ -305,6 +320,14 @@ def prune_vectors(
     _, hc, wc = weights.shape
     keep_previous = gain < lam * _step_bits(step) / (4 * hc * wc)
     return torch.where(keep_previous[..., None], previous, vectors)
+
+
+def round_steps(vectors: torch.Tensor, previous: torch.Tensor, grid: int) -> torch.Tensor:
+    """``vectors`` (int64 ``[rows, cols, 2]``, quarter pixels) with every step from
+    ``previous`` rounded to a multiple of ``grid`` quarter pixels (ties to even)."""
+    step = (vectors - previous).double()
+    rounded = previous + (torch.round(step / grid) * grid).to(torch.int64)
+    return rounded.clamp(-MAX_VECTOR, MAX_VECTOR)
 
 
 def _step_bits(step: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import VideoDecoder, decode, encode, read_video
 from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
-from nmc.video.inter import Reference, max_frame_symbols, prune_vectors
+from nmc.video.inter import Reference, max_frame_symbols, prune_vectors, round_steps
 from nmc.video.motion import (
     blend_fields,
     block_grid,
@@ -117,6 +117,17 @@ def test_pruning_keeps_steps_that_pay_and_drops_those_that_do_not(clip):
     assert torch.equal(prune_vectors(reference, stray, 0 * ref, ref, weights, 1e-4), still)
     # At a huge lambda no step pays for its bits.
     assert torch.equal(prune_vectors(reference, moving, 0 * ref, tgt, weights, 1e6), still)
+
+
+def test_coarser_steps_round_the_step_from_the_previous_vector():
+    previous = torch.tensor([[[5, -3], [0, 0]], [[240, 1], [-7, 2]]])
+    step = torch.tensor([[[3, -2], [6, 1]], [[9, 0], [-1, -6]]])  # quarter pixels
+    assert torch.equal(round_steps(previous + step, previous, 4) - previous,
+                       torch.tensor([[[4, 0], [8, 0]], [[8, 0], [0, -8]]]))  # fmt: skip
+    halves = round_steps(previous + step, previous, 2) - previous
+    assert torch.equal(halves, torch.tensor([[[4, -2], [6, 0]], [[8, 0], [0, -6]]]))  # ties to even
+    assert round_steps(previous + step + 10, previous + 10, 16).max() == 256  # the format's limit
+    assert torch.equal(round_steps(4 * step, 0 * step, 4), 4 * step)  # already on the grid
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (9, 11)])
