@@ -1,6 +1,6 @@
 """Would a pixel-domain transform pay for P-frame residuals? A feasibility estimate (session 10).
 
-    OMP_NUM_THREADS=1 python eval/video/residual_transform/dct_estimate.py carphone 7 6 [conv]
+    OMP_NUM_THREADS=1 python eval/video/residual_transform/dct_estimate.py carphone 7 6 [conv [STEPS]]
 
 Encodes the clip's first FRAMES frames with default options and, for every P frame, compares
 on the same reference and vectors (so on the same prediction ``warp(previous, vectors)``):
@@ -81,7 +81,7 @@ W = (6 / 8, 1 / 8, 1 / 8)
 def wmse(err_planes, shapes):
     return sum(w * float((e ** 2).mean()) for w, e in zip(W, err_planes))
 
-STEPS = (3, 4, 6, 8, 11, 16, 22)
+STEPS = tuple(int(v) for v in (sys.argv[5] if len(sys.argv) > 5 else '3,4,6,8,11,16,22').split(','))
 print('# transform residual, bits:dB gain at quantizer steps', *STEPS)
 for idx, (ref, target, weights, coded, result, lam) in enumerate(captured, 1):
     pred = warp(ref.frame, result.vectors.float(), ref.block)
