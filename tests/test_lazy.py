@@ -29,12 +29,14 @@ def test_packages_import_their_modules_only_on_use() -> None:
 
 
 def test_command_line_imports_no_codec_until_one_codes() -> None:
-    """Building ``nmc``'s parser (every codec's options included) imports neither torch nor a
-    codec module; ``nmc.video`` names resolve on use; a file's codec id loads only its codec."""
+    """Building ``nmc``'s parser (every codec's and the evaluation's options included) imports
+    no codec module, nor torch, scipy or matplotlib; ``nmc.video`` names resolve on use; a
+    file's codec id loads only its codec."""
     script = (
         "import sys, nmc.cli, nmc.video, nmc.registry\n"
         "nmc.cli.build_parser()\n"
-        "assert not {'torch', 'nmc.video.codec', 'nmc.pointcloud.codec'} & set(sys.modules)\n"
+        "heavy = {'torch', 'scipy', 'matplotlib', 'nmc.video.codec', 'nmc.pointcloud.codec'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
         "assert 'VideoDecoder' in nmc.video.__all__ and 'torch' not in sys.modules\n"
         "assert nmc.registry.by_id(2).NAME == 'pointcloud'\n"
         "assert nmc.registry.for_source('scan.ply').NAME == 'pointcloud'\n"

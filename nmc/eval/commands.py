@@ -18,7 +18,6 @@ from tqdm import tqdm
 from nmc import datasets
 from nmc.errors import InputError
 from nmc.eval.bdrate import METHODS, bd_psnr, bd_rate
-from nmc.eval.campaign import RD_FILE, run_campaign
 from nmc.eval.executors import EXECUTORS, default_jobs
 from nmc.eval.recipe import KINDS, default_recipe, load_recipe
 from nmc.eval.results import curve, group, read_points
@@ -45,6 +44,8 @@ def _reproduce(args: argparse.Namespace) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from nmc.eval.campaign import RD_FILE, run_campaign  # the codecs: only when a campaign runs
+
     recipe = load_recipe(args.recipe) if args.recipe else default_recipe(args.kind)
     if recipe.kind != args.kind:
         raise InputError(f"{args.recipe} is a {recipe.kind} recipe, not {args.kind}")

@@ -15,20 +15,24 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmc.errors import DependencyError, InputError, NmcError
-from nmc.eval.points import PointTask, run_point
 from nmc.eval.workers import WorkerPool
+
+if TYPE_CHECKING:  # points import the codecs and the metrics: only where points run
+    from nmc.eval.points import PointTask
 
 EXECUTORS = ("local", "ray")
 RETRIES = 1
 """Times a point is run again after its worker process died."""
-Outcome = tuple[PointTask, dict[str, Any] | str]
+Outcome = tuple["PointTask", dict[str, Any] | str]
 
 
 def _guarded(task: PointTask) -> dict[str, Any] | str:
     """``run_point`` that reports failures as text (user errors short, bugs with a traceback)."""
+    from nmc.eval.points import run_point
+
     try:
         return run_point(task)
     except NmcError as exc:
