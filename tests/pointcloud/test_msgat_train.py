@@ -11,10 +11,26 @@ import torch
 from nmc.cli import build_parser as nmc_parser
 from nmc.errors import InputError
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
-from nmc.pointcloud.msgat.config import ModelConfig
-from nmc.pointcloud.msgat.data import PatchSample, PatchSampler, Triple, match_order
+from nmc.pointcloud.msgat.checkpoint import load_weights, save_weights
+from nmc.pointcloud.msgat.config import ModelConfig, PatchConfig
+from nmc.pointcloud.msgat.data import (
+    PatchSample,
+    PatchSampler,
+    Triple,
+    add_colour_noise,
+    match_order,
+    noisy_name,
+)
+from nmc.pointcloud.msgat.gating import StepGating
 from nmc.pointcloud.msgat.model import MSGAT
-from nmc.pointcloud.msgat.train import Trainer, build_parser, lr_factor, patch_loss, split_scans
+from nmc.pointcloud.msgat.train import (
+    Trainer,
+    build_parser,
+    lr_factor,
+    noise_levels,
+    patch_loss,
+    split_scans,
+)
 
 
 def _triple(name: str, qp: int, seed: int) -> Triple:
@@ -43,16 +59,42 @@ def test_trainer_checkpoints_and_resumes(tmp_path):
     args = _args(tmp_path, "--steps", "2", "--val-every", "2")
     torch.manual_seed(0)
     config = ModelConfig(channels=8, cheb_k=2, knn=4)
-    first = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, val)
+    first = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, (val, []))
     first.fit(lead=True, show=False)
     assert first.step == 2 and (tmp_path / "m.pt.ckpt").is_file()
     args.steps, args.resume = 4, True
-    second = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, val)
+    second = Trainer(MSGAT(config), args, torch.device("cpu"), 0, 1, train, (val, []))
     assert second.step == 2
     second.fit(lead=True, show=False)
     assert second.step == 4 and [h["step"] for h in second.history] == [2, 4]
     assert second.history[0]["seconds"] <= second.history[1]["seconds"]
     assert set(second.history[-1]["val_gain_db"]) == {46}
+    assert "noisy_val_gain_db" not in second.history[-1]
+
+
+def test_noisy_copies_are_validated_apart_and_training_can_start_from_weights(tmp_path):
+    train, val, noisy = [_triple("a", 46, 0)], [_triple("c", 46, 2)], [_triple("c+n", 34, 3)]
+    config = ModelConfig(channels=8, cheb_k=2, knn=4)
+    save_weights(tmp_path / "w.pt", MSGAT(config), StepGating.full(), PatchConfig(), {})
+    args = _args(tmp_path, "--steps", "1", "--val-every", "1", "--init", str(tmp_path / "w.pt"))
+    assert args.init == tmp_path / "w.pt" and args.colour_noise == 0.0
+    trainer = Trainer(
+        load_weights(args.init)[0], args, torch.device("cpu"), 0, 1, train, (val, noisy)
+    )
+    trainer.fit(lead=True, show=False)
+    entry = trainer.history[-1]
+    assert set(entry["val_gain_db"]) == {46} and set(entry["noisy_val_gain_db"]) == {34}
+
+
+def test_colour_noise_is_reproducible_and_named():
+    rgb = np.full((2000, 3), 250, np.uint8)
+    noisy = add_colour_noise(rgb, 8.0, "learn1+noise8")
+    np.testing.assert_array_equal(noisy, add_colour_noise(rgb, 8.0, "learn1+noise8"))
+    assert not np.array_equal(noisy, add_colour_noise(rgb, 8.0, "learn2+noise8"))
+    assert noisy.dtype == np.uint8 and noisy.max() == 255  # clipped, not wrapped
+    assert 5.0 < float(np.std(noisy.astype(float) - 250)) < 8.0  # clipping shrinks it
+    assert noisy_name("learn1", 8.0) == "learn1+noise8" and noisy_name("learn1", 0) == "learn1"
+    assert noise_levels(4, 40.0) == [4.0, 16.0, 28.0, 40.0] and noise_levels(4, 0) == []
 
 
 def test_learning_rate_warms_up_then_decays_to_zero_by_steps_or_time():

@@ -45,6 +45,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="patch",
         help="mean per-patch gain, or the patches' share of their whole clouds' gain",
     )
+    p.add_argument(
+        "--colour-noise",
+        type=float,
+        default=0.0,
+        help="also train on a copy of every other training scan with Gaussian noise added to "
+        "its source colours, sigma spread from MAX/10 to MAX RGB levels over them (0: off)",
+    )
+    p.add_argument(
+        "--init", type=Path, help="start from these weights (.pt) instead of random ones"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 

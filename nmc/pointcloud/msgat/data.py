@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,44 @@ def match_order(src_xyz: np.ndarray, dst_xyz: np.ndarray) -> np.ndarray:
     return perm
 
 
-def code_scan(path: Path, qps: Sequence[int], bits: int = 10) -> list[Triple]:
-    """Code one scan at every QP with the nmc point-cloud codec and decode it back."""
+def noisy_name(scan: str, sigma: float) -> str:
+    """Name of a scan whose source colours carry added noise of ``sigma`` (RGB levels)."""
+    return f"{scan}+noise{sigma:g}" if sigma > 0 else scan
+
+
+def add_colour_noise(rgb: np.ndarray, sigma: float, seed: str) -> np.ndarray:
+    """Source colours with i.i.d. Gaussian noise added to every RGB value.
+
+    Stands in for what other sensors put into a scan's colours (sensor noise, projected
+    or fine texture): content the filter must keep, unlike coding artifacts.
+
+    Args:
+        rgb: ``[N, 3]`` uint8 colours.
+        sigma: noise standard deviation, 8-bit colour levels.
+        seed: the draw is a function of this string (the scan's name), so caches agree.
+    Returns:
+        ``[N, 3]`` uint8, rounded and clipped to 0..255.
+    """
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
+    noisy = rgb.astype(np.float64) + rng.normal(0.0, sigma, size=rgb.shape)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def code_scan(path: Path, qps: Sequence[int], bits: int = 10, noise: float = 0.0) -> list[Triple]:
+    """Code one scan at every QP with the nmc point-cloud codec and decode it back.
+
+    Args:
+        noise: standard deviation of Gaussian noise added to the source colours first
+            (:func:`add_colour_noise`; 0 = the scan as it is); the triples' ``scan`` is
+            then :func:`noisy_name`.
+    """
     from nmc.pointcloud import decode_cloud, encode_cloud, read_cloud
+    from nmc.pointcloud.cloud import PointCloud
 
     cloud = read_cloud(path, bits=bits)
+    name = noisy_name(path.stem, noise)
+    if noise > 0:
+        cloud = PointCloud(cloud.xyz, add_colour_noise(np.asarray(cloud.rgb), noise, name))
     triples = []
     for qp in qps:
         data = encode_cloud(cloud, qp)
@@ -73,7 +107,7 @@ def code_scan(path: Path, qps: Sequence[int], bits: int = 10) -> list[Triple]:
         perm = match_order(np.asarray(cloud.xyz), np.asarray(dec.xyz))
         triples.append(
             Triple(
-                scan=path.stem,
+                scan=name,
                 qp=int(qp),
                 xyz=np.asarray(dec.xyz, dtype=np.int32),
                 original=np.asarray(cloud.rgb, dtype=np.uint8)[perm],
@@ -92,6 +126,7 @@ def load_triples(
     cache: Path | None,
     bits: int = 10,
     on_scan: Callable[[str], None] | None = None,
+    noise: Sequence[float] | None = None,
 ) -> list[Triple]:
     """Triples of every scan at every QP, coded once and cached as ``.npz`` in ``cache``.
 
@@ -101,24 +136,27 @@ def load_triples(
         cache: folder for coded results (None = no cache). Delete it after a codec change.
         bits: voxel grid depth.
         on_scan: called with each scan name once it is ready (progress reporting).
+        noise: per path, the colour noise added before coding (:func:`code_scan`);
+            None = none.
     """
     triples = []
-    for path in paths:
+    for path, sigma in zip(paths, noise or [0.0] * len(paths), strict=True):
+        name = noisy_name(path.stem, sigma)
         for qp in qps:
-            hit = _read_cached(cache, path.stem, qp, bits)
+            hit = _read_cached(cache, name, qp, bits)
             if hit is None:
                 break
             triples.append(hit)
         else:
             if on_scan:
-                on_scan(path.stem)
+                on_scan(name)
             continue
-        triples = [t for t in triples if t.scan != path.stem]
-        for triple in code_scan(path, qps, bits):
+        triples = [t for t in triples if t.scan != name]
+        for triple in code_scan(path, qps, bits, sigma):
             _write_cached(cache, triple, bits)
             triples.append(triple)
         if on_scan:
-            on_scan(path.stem)
+            on_scan(name)
     return triples
 
 

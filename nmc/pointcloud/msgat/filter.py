@@ -27,14 +27,15 @@ from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
-STREAM_VERSION = 6
+STREAM_VERSION = 7
 STREAM_WEIGHTS = {
     1: "msgat_v1.pt",
     2: "msgat_v2.pt",
     3: "msgat_v3.pt",
     4: "msgat_v4.pt",
     5: "msgat_v4.pt",
-    STREAM_VERSION: "msgat_v5.pt",
+    6: "msgat_v5.pt",
+    STREAM_VERSION: "msgat_v6.pt",
 }
 # First stream version whose filter update may step the network (kind 4).
 NETWORK_SINCE = 5

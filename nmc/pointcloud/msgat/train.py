@@ -29,7 +29,7 @@ from tqdm import tqdm
 from nmc.bitstream import atomic_write_bytes
 from nmc.errors import InputError
 from nmc.pointcloud.msgat.calibrate import YUV_WEIGHTS, calibrate
-from nmc.pointcloud.msgat.checkpoint import save_weights
+from nmc.pointcloud.msgat.checkpoint import load_weights, save_weights
 from nmc.pointcloud.msgat.commands import add_arguments
 from nmc.pointcloud.msgat.config import ModelConfig, PatchConfig
 from nmc.pointcloud.msgat.data import PatchSample, PatchSampler, Triple, load_triples
@@ -146,6 +146,18 @@ def lr_factor(step: int, progress: float) -> float:
     return min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def noise_levels(scans: int, largest: float) -> list[float]:
+    """Colour-noise standard deviations of the noisy copies of ``scans`` scans.
+
+    Spread evenly from ``largest / 10`` to ``largest`` (RGB levels) over the scans in
+    their listed order, so every scene type meets weak and strong noise; empty when
+    ``largest`` is 0 (no noisy copies).
+    """
+    if largest <= 0 or scans == 0:
+        return []
+    return [round(float(s), 2) for s in np.linspace(largest / 10, largest, scans)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a training; returns a process exit code."""
     args = build_parser().parse_args(argv)
@@ -170,14 +182,33 @@ def run(args: argparse.Namespace) -> int:
     )
     train_triples = load_triples(train_paths, qps, cache, args.bits, lambda _: bar.update())
     val_triples = load_triples(val_paths, qps, cache, args.bits, lambda _: bar.update())
+    noisy_val: list[Triple] = []
+    if args.colour_noise > 0:
+        # Every other training scan gets a noisy copy: a third of the training triples.
+        noisy_train = train_paths[::2]
+        bar.reset(total=len(noisy_train) + len(val_paths))
+        bar.set_description("coding noisy copies")
+        train_noise = noise_levels(len(noisy_train), args.colour_noise)
+        val_noise = noise_levels(len(val_paths), args.colour_noise)
+        train_triples += load_triples(
+            noisy_train, qps, cache, args.bits, lambda _: bar.update(), train_noise
+        )
+        noisy_val = load_triples(
+            val_paths, qps, cache, args.bits, lambda _: bar.update(), val_noise
+        )
     bar.close()
 
     torch.manual_seed(args.seed)
-    config = ModelConfig(
-        channels=args.channels, cheb_k=args.cheb_k, cheb_layers=args.cheb_layers, knn=args.knn
-    )
-    model = MSGAT(config).to(dev)
-    trainer = Trainer(model, args, dev, rank, world, train_triples, val_triples)
+    if args.init:
+        model = load_weights(args.init)[0]
+        config = model.config
+    else:
+        config = ModelConfig(
+            channels=args.channels, cheb_k=args.cheb_k, cheb_layers=args.cheb_layers, knn=args.knn
+        )
+        model = MSGAT(config)
+    model = model.to(dev)
+    trainer = Trainer(model, args, dev, rank, world, train_triples, (val_triples, noisy_val))
     trainer.fit(lead, show)
     if world > 1:
         dist.destroy_process_group()
@@ -256,8 +287,10 @@ class Trainer:
         rank: int,
         world: int,
         train_triples: list[Triple],
-        val_triples: list[Triple],
+        val_triples: tuple[list[Triple], list[Triple]],
     ) -> None:
+        """``val_triples``: the validation scans as they are, and their noisy copies
+        (``--colour-noise``; may be empty), validated and recorded separately."""
         self.model = model
         self.args = args
         self.dev = dev
@@ -265,7 +298,10 @@ class Trainer:
         self.ckpt = args.output.with_suffix(args.output.suffix + ".ckpt")
         self.step, self.history, self.seconds = 0, [], 0.0
         self.sampler = PatchSampler(train_triples, args.patch_size, seed=args.seed * 1000 + rank)
-        self.val_samples = _validation_samples(val_triples, args.patch_size, args.val_patches)
+        self.val_samples, self.noisy_val_samples = (
+            _validation_samples(triples, args.patch_size, args.val_patches)
+            for triples in val_triples
+        )
         if args.resume and self.ckpt.is_file():
             state = torch.load(self.ckpt, map_location=dev, weights_only=True)
             model.load_state_dict(state["model"])
@@ -326,19 +362,16 @@ class Trainer:
 
     def _validate_and_save(self, bar: tqdm | None, loss: float) -> None:
         gains = validate(self.model, self.val_samples, self.dev)
-        self.history.append(
-            {
-                "step": self.step,
-                "seconds": round(self.seconds, 1),
-                "loss": loss,
-                "val_gain_db": gains,
-            }
-        )
+        entry = {"step": self.step, "seconds": round(self.seconds, 1), "loss": loss}
+        entry["val_gain_db"] = gains
+        lines = [" ".join(f"QP{q}={g:+.3f}" for q, g in gains.items())]
+        if self.noisy_val_samples:
+            noisy = validate(self.model, self.noisy_val_samples, self.dev)
+            entry["noisy_val_gain_db"] = noisy
+            lines.append("noisy " + " ".join(f"QP{q}={g:+.3f}" for q, g in noisy.items()))
+        self.history.append(entry)
         if bar is not None:
-            bar.write(
-                f"step {self.step}: validation PSNR-YUV gain (dB) "
-                + " ".join(f"QP{q}={g:+.3f}" for q, g in gains.items())
-            )
+            bar.write(f"step {self.step}: validation PSNR-YUV gain (dB) " + "; ".join(lines))
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
