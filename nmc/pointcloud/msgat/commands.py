@@ -53,7 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "its source colours, sigma spread from MAX/10 to MAX RGB levels over them (0: off)",
     )
     p.add_argument(
-        "--init", type=Path, help="start from these weights (.pt) instead of random ones"
+        "--init",
+        type=Path,
+        help="start from these weights (.pt) instead of random ones (their network shape "
+        "replaces --channels, --cheb-k, --cheb-layers and --knn)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 

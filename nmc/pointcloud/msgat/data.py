@@ -93,8 +93,7 @@ def code_scan(path: Path, qps: Sequence[int], bits: int = 10, noise: float = 0.0
             (:func:`add_colour_noise`; 0 = the scan as it is); the triples' ``scan`` is
             then :func:`noisy_name`.
     """
-    from nmc.pointcloud import decode_cloud, encode_cloud, read_cloud
-    from nmc.pointcloud.cloud import PointCloud
+    from nmc.pointcloud import PointCloud, decode_cloud, encode_cloud, read_cloud
 
     cloud = read_cloud(path, bits=bits)
     name = noisy_name(path.stem, noise)

@@ -146,6 +146,10 @@ def lr_factor(step: int, progress: float) -> float:
     return min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def _per_qp(gains: dict[int, float]) -> str:
+    return " ".join(f"QP{q}={g:+.3f}" for q, g in gains.items())
+
+
 def noise_levels(scans: int, largest: float) -> list[float]:
     """Colour-noise standard deviations of the noisy copies of ``scans`` scans.
 
@@ -362,16 +366,19 @@ class Trainer:
 
     def _validate_and_save(self, bar: tqdm | None, loss: float) -> None:
         gains = validate(self.model, self.val_samples, self.dev)
-        entry = {"step": self.step, "seconds": round(self.seconds, 1), "loss": loss}
-        entry["val_gain_db"] = gains
-        lines = [" ".join(f"QP{q}={g:+.3f}" for q, g in gains.items())]
+        entry = {
+            "step": self.step,
+            "seconds": round(self.seconds, 1),
+            "loss": loss,
+            "val_gain_db": gains,
+        }
+        line = f"step {self.step}: validation PSNR-YUV gain (dB) {_per_qp(gains)}"
         if self.noisy_val_samples:
-            noisy = validate(self.model, self.noisy_val_samples, self.dev)
-            entry["noisy_val_gain_db"] = noisy
-            lines.append("noisy " + " ".join(f"QP{q}={g:+.3f}" for q, g in noisy.items()))
+            entry["noisy_val_gain_db"] = validate(self.model, self.noisy_val_samples, self.dev)
+            line += f"; noisy {_per_qp(entry['noisy_val_gain_db'])}"
         self.history.append(entry)
         if bar is not None:
-            bar.write(f"step {self.step}: validation PSNR-YUV gain (dB) " + "; ".join(lines))
+            bar.write(line)
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
