@@ -4,7 +4,7 @@ the encoder's own filter choice, and what the decoder makes of it (with and with
     python eval/pointcloud/make_golden.py tests/pointcloud/data
 
 writes ``version{N}_qp28.nmc`` and ``version{N}_qp28_decoded.npz`` (N: the header's version;
-it made the golden streams of versions 6 and 7; version 5's crafted one:
+it made the golden streams of versions 6 to 8; version 5's crafted one:
 ``network_step/make_golden_v5.py``).
 """
 

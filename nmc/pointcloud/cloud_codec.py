@@ -2,7 +2,7 @@
 
 File: the container (:mod:`nmc.bitstream`) with codec id 2, the header of
 :mod:`nmc.pointcloud.header`, then a ``GEOM`` chunk (:mod:`nmc.pointcloud.geometry`) and an
-``ATTR`` chunk: in version 2 to 7 streams ``update:blob`` (the post-filter's per-cloud update,
+``ATTR`` chunk: in version 2 to 8 streams ``update:blob`` (the post-filter's per-cloud update,
 empty when there is none) followed by the colours (:mod:`nmc.pointcloud.attributes`).
 
 Decoded points come in Morton (z-order) order of their coordinates relative to the header's

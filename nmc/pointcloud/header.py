@@ -2,16 +2,16 @@
 
 Layout (little-endian, ``docs/pointcloud.md``)::
 
-    version:u8 = 7   depth:u8   origin:svarint*3   points:uvarint
+    version:u8 = 8   depth:u8   origin:svarint*3   points:uvarint
     qp:u8   chroma_qp_offset:svarint   postfilter:u8
 
 ``origin`` is added to the decoded voxel coordinates; ``postfilter`` names the post-filter
-the decoder applies by default (0 = none, 1 = MS-GAT). Streams of versions 2 to 7 carry a
+the decoder applies by default (0 = none, 1 = MS-GAT). Streams of versions 2 to 8 carry a
 per-cloud filter update in front of the attribute payload and are filtered with the MS-GAT
 weights of their version; version 3 changed the attribute payload
 (:mod:`nmc.pointcloud.attributes`), version 4 the filter's weights and its per-channel
 update (:mod:`nmc.pointcloud.msgat.update`), version 5 lets that update step the network's
-own weights (kind 4), versions 6 and 7 ship new weights (``msgat_v5``, ``msgat_v6``);
+own weights (kind 4), versions 6 to 8 ship new weights (``msgat_v5`` to ``msgat_v7``);
 version 1 streams (no update) are still read.
 """
 
@@ -24,8 +24,8 @@ from nmc.errors import BitstreamError
 from nmc.pointcloud.morton import MAX_BITS
 from nmc.pointcloud.qp import MAX_QP, MIN_QP
 
-VERSION = 7
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+VERSION = 8
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 MAX_POINTS = 1 << 24
 POSTFILTERS = ("none", "msgat")
 _MAX_ORIGIN = 1 << 31

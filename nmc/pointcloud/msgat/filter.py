@@ -27,7 +27,7 @@ from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
-STREAM_VERSION = 7
+STREAM_VERSION = 8
 STREAM_WEIGHTS = {
     1: "msgat_v1.pt",
     2: "msgat_v2.pt",
@@ -35,7 +35,8 @@ STREAM_WEIGHTS = {
     4: "msgat_v4.pt",
     5: "msgat_v4.pt",
     6: "msgat_v5.pt",
-    STREAM_VERSION: "msgat_v6.pt",
+    7: "msgat_v6.pt",
+    STREAM_VERSION: "msgat_v7.pt",
 }
 # First stream version whose filter update may step the network (kind 4).
 NETWORK_SINCE = 5
