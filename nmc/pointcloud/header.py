@@ -25,7 +25,7 @@ from nmc.pointcloud.morton import MAX_BITS
 from nmc.pointcloud.qp import MAX_QP, MIN_QP
 
 VERSION = 8
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+READABLE_VERSIONS = tuple(range(1, VERSION + 1))
 MAX_POINTS = 1 << 24
 POSTFILTERS = ("none", "msgat")
 _MAX_ORIGIN = 1 << 31

@@ -4,6 +4,7 @@ gating on the validation scans as ``nmc train msgat`` does:
     python soup.py OUT.pt A.pt B.pt [...]
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from nmc.pointcloud.msgat.config import VALIDATION_SCANS
 from nmc.pointcloud.msgat.data import load_triples
 from nmc.pointcloud.msgat.filter import PostFilter
 from nmc.pointcloud.msgat.gating import StepGating
+from nmc.pointcloud.qp import CTC_QPS
 
 torch.set_num_threads(1)
+RUN = Path(os.environ.get("NMC_EXP_DIR", "/work/msgat_run8"))
 out, *sources = sys.argv[1:]
 loaded = [load_weights(p) for p in sources]
 model, _, patches, record = loaded[0]
@@ -25,8 +28,8 @@ model.load_state_dict({k: sum(s[k] for s in states) / len(states) for k in state
 model.eval()
 val = load_triples(
     [Path(f"../shared/data/osd/{s}.pcd") for s in VALIDATION_SCANS],
-    [51, 46, 40, 34, 28, 22],
-    Path("/work/msgat_run8/cache"),
+    CTC_QPS,
+    RUN / "cache",
 )
 gating, report = calibrate(PostFilter(model, StepGating.full(), patches), val)
 record = {**record, "soup_of": sources, "validation": report}

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from nmc.errors import InputError
 from nmc.media.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
+from nmc.pointcloud.header import VERSION as STREAM_VERSION
 from nmc.pointcloud.morton import MAX_BITS as MORTON_BITS
 from nmc.pointcloud.morton import morton_encode
 from nmc.pointcloud.msgat.checkpoint import load_weights
@@ -26,8 +27,7 @@ from nmc.pointcloud.msgat.patches import PatchBatch, iter_patches
 from nmc.pointcloud.msgat.update import FilterUpdate, read_filter_update
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-# Point-cloud codec version of new streams -> its weights file in MODELS_DIR.
-STREAM_VERSION = 8
+# Point-cloud codec version (STREAM_VERSION: that of new streams) -> its weights file in MODELS_DIR.
 STREAM_WEIGHTS = {
     1: "msgat_v1.pt",
     2: "msgat_v2.pt",
