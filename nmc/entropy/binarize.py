@@ -19,6 +19,31 @@ PrefixContexts = Callable[[np.ndarray, int], np.ndarray]
 """``(indexes of the values still coding their prefix, position j) -> int64 contexts``."""
 SuffixContexts = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 """``(indexes of the values with that bit, their prefix lengths, bit) -> int64 contexts``."""
+Binarization = tuple[tuple[ContextModel, PrefixContexts], tuple[ContextModel, SuffixContexts]]
+
+
+def classed_contexts(
+    prefix: ContextModel,
+    suffix: ContextModel,
+    classes: np.ndarray,
+    positions: int,
+    lengths: int,
+    bits: int,
+) -> Binarization:
+    """Prefix and suffix contexts of values that each belong to a class (int64 ``classes``,
+    one per value): a prefix flag's context is its class x position (capped at
+    ``positions - 1``), a suffix bit's its class x prefix length (capped at ``lengths``) x bit
+    position (capped at ``bits - 1``). The models need ``classes.max() + 1`` times
+    ``positions`` and ``lengths * bits`` contexts."""
+
+    def prefix_contexts(alive: np.ndarray, j: int) -> np.ndarray:
+        return classes[alive] * positions + min(j, positions - 1)
+
+    def suffix_contexts(chosen: np.ndarray, length: np.ndarray, bit: int) -> np.ndarray:
+        cell = (np.minimum(length, lengths) - 1) * bits + min(bit, bits - 1)
+        return classes[chosen] * lengths * bits + cell
+
+    return (prefix, prefix_contexts), (suffix, suffix_contexts)
 
 
 def exp_golomb_lengths(value: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
 Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
-lam, inter_lam, chroma_boost, motion, motion_block, prior, frames, start, fps, seed, threads,
-device, progress.
+lam, inter_lam, chroma_boost, motion, motion_block, latent_residual, prior, frames, start, fps,
+seed, threads, device, progress.
 Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
 """
@@ -33,8 +33,8 @@ __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode",
            "encode", "write_output"]  # fmt: skip
 
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "inter_lam", "chroma_boost", "motion", "motion_block", "prior", "frames", "start",
-           "fps", "seed", "threads", "device", "progress"}  # fmt: skip
+           "inter_lam", "chroma_boost", "motion", "motion_block", "latent_residual", "prior",
+           "frames", "start", "fps", "seed", "threads", "device", "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads",
             "motion_block"}  # fmt: skip
@@ -57,7 +57,7 @@ def encode(source: object, **options: Any) -> tuple[bytes, dict[str, Any]]:
     progress = bool(options.pop("progress", True))
     start = options.pop("start", 0)
     video, info = read_video(source, start, options.pop("frames", None), options.pop("fps", None))
-    for name in ("motion", "prior"):
+    for name in ("motion", "latent_residual", "prior"):
         if name in options:
             options[name] = _switch(options[name], name)
     family = options.pop("family", "conv")

@@ -26,6 +26,8 @@ OPTIONS = {
     "(default 4, annealed to 1; 1 = off)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
     "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
+    "latent_residual": "P frames also fit residual latents and a synthesis step (default "
+    "true; the transform residual codes what motion misses either way)",
     "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
     "frames": "number of frames to encode / to decode (default: all)",
     "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",

@@ -66,6 +66,9 @@ class FrameTrace:
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+_SEED_STRIDE = 1 << 32
+
+
 def _device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise InputError(f"device must be 'cpu' or 'cuda', got {name!r}")
@@ -137,13 +140,13 @@ def encode_video(
         if config.device == "cuda" and torch.cuda.is_available()
         else []
     )
-    # The rate estimate's training noise comes from torch's global generator: seed a private
-    # copy of it so an encode is reproducible and the caller's random state is left alone.
+    # The fits' relaxation noise comes from torch's global generator: a private copy of it,
+    # seeded per frame (_encode), so an encode is reproducible and the caller's random state
+    # is left alone.
     with (
         torch.random.fork_rng(devices=cuda),
         torch_threads(_threads(config, video.width * video.height)),
     ):
-        torch.manual_seed(config.seed)
         return _encode(video, config, progress, source_pix_fmt, start, on_frame)
 
 
@@ -185,7 +188,7 @@ def _encode(
     chunks = []
     group: _GroupWriter | None = None
     frames: list[dict[str, Any]] = []
-    parts = dict.fromkeys(("networks", "latents", "motion", "weights", "residual"), 0)
+    parts = dict.fromkeys(("networks", "latents", "motion", "weights", "residual", "transform"), 0)
     decoded: State | None = None
     last_intra: State | None = None
     reference: Reference | None = None
@@ -194,6 +197,10 @@ def _encode(
         range(video.num_frames), desc="encode", unit="frame", disable=not progress, leave=False
     )
     for index in bar:
+        # Each frame's fit draws its own noise: an encoder choice on one frame (another trial,
+        # another part kept) changes later frames only through their reference, not through
+        # the noise they see, so A/B comparisons of encoder changes are not lost in the draw.
+        torch.manual_seed(config.seed * _SEED_STRIDE + index)
         target = to_grid(*video.frame(index)).to(device)
         kind = header.kind_of(index)
         cut = kind != INTRA and is_scene_cut(reference, target.cpu(), weights.cpu())
@@ -228,7 +235,8 @@ def _encode(
             statistics = None
         else:
             moved = fit_predicted(model, reference.to(device), target, weights, update,
-                                  config.update_step, config.motion)  # fmt: skip
+                                  config.update_step, config.motion,
+                                  config.latent_residual)  # fmt: skip
             coded, result = code_predicted(viewer, reference, moved, target, weights,
                                            inter_lam, config.update_step)  # fmt: skip
             for part, part_bits in coded.bits.items():

@@ -2,7 +2,7 @@
 
 Codec header (little-endian; ``uv`` = uvarint)::
 
-    version:u8 = 4
+    version:u8 = 6
     width:uv  height:uv  fps_num:uv  fps_den:uv  frames:uv  gop:uv
     family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
@@ -22,13 +22,14 @@ follow it::
 frame order, the synthesis-weight steps of the P frames whose flags say so
 (:func:`nmc.weights.encode_update`); ``stream`` is one rANS stream of ``symbols`` symbols
 (:mod:`nmc.entropy.stream`): the I frame's latents (:mod:`nmc.video.latent_coder`), then each
-P frame's flags, motion and residual (:mod:`nmc.video.inter`). One stream per group instead of
-one per part and frame: each stream ends in a 4–8-byte flush of the rANS state rounded up to
-whole 32-bit words, and with a length byte and a flags byte per frame that framing was a
-quarter of a carphone file at quality 1 (version 4). A reader still seeks to any I frame
-without decoding what precedes it. Versions 1 and 2 (a chunk per frame, no prior), 3
-(P-frame motion coded with one Laplace scale per frame) and 4 (a stream per part and frame)
-are refused with a :class:`BitstreamError` that names the version this nmc reads.
+P frame's flags, motion, residual and transform residual (:mod:`nmc.video.inter`). One stream
+per group instead of one per part and frame: each stream ends in a 4–8-byte flush of the rANS
+state rounded up to whole 32-bit words, and with a length byte and a flags byte per frame that
+framing was a quarter of a carphone file at quality 1 (version 4). A reader still seeks to any
+I frame without decoding what precedes it. Versions 1 and 2 (a chunk per frame, no prior), 3
+(P-frame motion coded with one Laplace scale per frame), 4 (a stream per part and frame) and
+5 (P frames without a transform residual: their flags are one bin shorter) are refused with
+a :class:`BitstreamError` that names the version this nmc reads.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from nmc.video.frame_model import FrameSpec
 from nmc.video.motion import BLOCK_SIZES
 from nmc.video.prior import PRIOR_NAMES
 
-HEADER_VERSION = 5
+HEADER_VERSION = 6
 INTRA, PREDICTED = "IFRM", "PFRM"
 FRAMES = "FRMS"
 _MAX_SIDE = 1 << 15

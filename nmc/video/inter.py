@@ -7,8 +7,11 @@ nothing), its synthesis weights are the previous ones plus a coded step
 the group's context model and rendered by the (stepped) synthesis ``S``:
 
 .. math:: \\hat x_t = \\mathrm{warp}(\\hat x_{t-1}, v_t) + S(\\mathrm{up}(r_t)) - S(\\mathrm{up}(0))
+   + T^{-1}(\\Delta_t c_t)
 
-(subtracting ``S(up(0))`` makes all-zero latents add nothing). Every part is fitted under
+(subtracting ``S(up(0))`` makes all-zero latents add nothing; ``c_t`` are the quantized DCT
+coefficients of what the rest misses, at the frame's step ``Delta_t``:
+:mod:`nmc.video.transform`). Every part is fitted under
 ``D + lambda R`` (motion and weight steps: Laplace integers; residual: the context model;
 coding the residual per level with its own zero-mean Laplace instead was measured worse:
 bursty refreshes, −1.1 dB at equal bits on carphone),
@@ -35,6 +38,8 @@ from nmc.entropy.laplace import MAX_ESCAPE_BYTES
 from nmc.entropy.stream import StreamReader, SymbolRecord
 from nmc.errors import BitstreamError
 from nmc.media import chroma_size
+from nmc.video.coefficient_coder import max_symbols as transform_symbols
+from nmc.video.coefficient_coder import read_coefficients, write_coefficients
 from nmc.video.context import ContextModel
 from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax, relax_latent
 from nmc.video.frame_model import FrameModel, FrameSpec, context_bits, module_state
@@ -52,11 +57,14 @@ from nmc.video.motion import (
 )
 from nmc.video.motion_coder import MAX_SYMBOLS_PER_VALUE, read_motion, write_motion
 from nmc.video.render import torch_threads
+from nmc.video.transform import MAX_STEP_INDEX, TransformResidual, quantize, start_index
+from nmc.video.transform import block_grid as transform_grid
+from nmc.video.transform import render as render_transform
 from nmc.weights import decode_update, encode_update, tensors_rate_bits
 
 State = dict[str, torch.Tensor]
-_MOTION, _RESIDUAL, _WEIGHTS, _SPATIAL = 1, 2, 4, 8
-_FLAG_ORDER = (_MOTION, _SPATIAL, _WEIGHTS, _RESIDUAL)
+_MOTION, _RESIDUAL, _WEIGHTS, _SPATIAL, _TRANSFORM = 1, 2, 4, 8, 16
+_FLAG_ORDER = (_MOTION, _SPATIAL, _WEIGHTS, _RESIDUAL, _TRANSFORM)
 _ADAPTATION = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
 _FLAGS = BinaryModel("frame flags", len(_FLAG_ORDER), **_ADAPTATION)
 _LEVELS = BinaryModel("residual levels", MAX_LEVELS, **_ADAPTATION)
@@ -68,6 +76,9 @@ also tries a frame's steps, keeping the best under ``D + lambda R``. The fit ref
 to quarter pixels wherever that lowers the error at all; a step on a coarser grid costs fewer
 bits (the coder's adaptive contexts learn that the low bits of whole-pixel steps are zero),
 and at low rates the error it adds is worth less than the bits (docs/video.md § P frames)."""
+TRANSFORM_STEPS = (-3, 0, 3)
+"""Quantizer step indexes (six per octave) around the lambda-derived one at which
+:func:`code_predicted` tries the transform residual (:mod:`nmc.video.transform`)."""
 
 
 @dataclass(frozen=True)
@@ -165,12 +176,16 @@ def fit_predicted(
     settings: FitSettings,
     weight_step: float,
     motion: bool = True,
+    latent_residual: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor], State]:
     """Fit a P frame: ``(vectors, residual latents, synthesis step)``, all float (vectors in
     quarter pixels; the step of every synthesis tensor, to be quantized at ``weight_step``).
 
     The vectors start from the better of integer block matching and the previous vectors;
     ``motion=False`` keeps them at zero (the ablation without motion).
+    ``latent_residual=False`` fits the vectors alone: the residual latents stay zero and the
+    synthesis does not step (a step changes nothing without latents to render), and the
+    transform residual (:func:`code_predicted`) codes what the prediction misses.
     """
     start = reference.vectors.float()
     if motion:
@@ -183,11 +198,11 @@ def fit_predicted(
             for v in (start, searched)
         ]
         start = searched if cost[1] < cost[0] else start
-    shapes = model.spec.level_shapes()
+    shapes = model.spec.level_shapes() if latent_residual else []
     variables = {f"r{i}": torch.zeros(s, device=target.device) for i, s in enumerate(shapes)}
     if motion:
         variables["vectors"] = start.to(target.device) / _VECTOR_GAIN
-    synthesis = list(_synthesis_of(reference.state))
+    synthesis = list(_synthesis_of(reference.state)) if latent_residual else []
     for name in synthesis:
         variables[name] = torch.zeros_like(reference.state[name])
     for value in variables.values():
@@ -196,7 +211,9 @@ def fit_predicted(
 
     def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         latents = [relax_latent(variables[f"r{i}"], progress) for i in range(len(shapes))]
-        bits = context_bits(model, reference.residual_state(reference.state), latents)
+        bits = torch.zeros((), device=target.device)
+        if latents:
+            bits = context_bits(model, reference.residual_state(reference.state), latents)
         steps = [relax(variables[name] / weight_step, progress) for name in synthesis]
         state = dict(reference.state)
         for name, scaled in zip(synthesis, steps):
@@ -206,12 +223,16 @@ def fit_predicted(
             vectors = relax(variables["vectors"] * _VECTOR_GAIN, progress)
         coded = [*steps, vectors - previous] if motion else steps
         bits = bits + tensors_rate_bits(coded, noise=False)
-        out = render_predicted(model, reference, vectors, latents, state)
+        out = warp(reference.frame, vectors, reference.block)
+        if latents:
+            out = out + residual(model, state, latents)
         return (weights * (out - target) ** 2).sum(), bits
 
     optimize(variables, loss_fn, settings, model.height * model.width)
     vectors = variables["vectors"].detach() * _VECTOR_GAIN if motion else previous
     latents = [variables[f"r{i}"].detach() * LATENT_GAIN for i in range(len(shapes))]
+    if not latent_residual:
+        latents = [torch.zeros(s) for s in model.spec.level_shapes()]
     return vectors, latents, {n: variables[n].detach() for n in synthesis}
 
 
@@ -232,6 +253,8 @@ def code_predicted(
 
     Each part (motion step, synthesis step, residual) is kept only if it pays for its bits
     under ``D + lambda R``, tried greedily in that order; dropping all of them is a skip.
+    Then a transform residual of what the chosen frame (and the frame without its residual
+    latents) still misses is tried at the :data:`TRANSFORM_STEPS` and kept if it pays.
     ``R`` is the ideal cost of the frame's symbols under the group's statistics plus the
     synthesis step's bytes; every candidate is decoded as the decoder will.
     """
@@ -242,6 +265,7 @@ def code_predicted(
         _MOTION: vectors.round().clamp(-MAX_VECTOR, MAX_VECTOR).to(torch.int64).cpu(),
         _WEIGHTS: {n: reference.state[n] + t.cpu() for n, t in synthesis_step.items()},
         _RESIDUAL: [t.clamp(-MAX_LATENT, MAX_LATENT).round().cpu() for t in latents],
+        _TRANSFORM: None,
     }
 
     context = context_module(model.spec, reference.residual_state(reference.state))
@@ -253,7 +277,9 @@ def code_predicted(
         rate = coded.record.bits + 8 * len(coded.update)
         return _mse(result.frame, target, weights) + lam * rate / pixels, coded, result
 
-    flags = _MOTION | _WEIGHTS | _RESIDUAL
+    flags = _MOTION | (_WEIGHTS if synthesis_step else 0)
+    if any(t.abs().sum() > 0 for t in parts[_RESIDUAL]):
+        flags |= _RESIDUAL
     best = trial(flags)
 
     def try_vectors(vectors: torch.Tensor) -> None:
@@ -274,6 +300,8 @@ def code_predicted(
         if not torch.equal(coarse, pruned):
             try_vectors(coarse)
     for part in (_MOTION, _WEIGHTS, _RESIDUAL):
+        if not flags & part:
+            continue
         candidate = trial(flags & ~part)
         if candidate[0] <= best[0]:
             flags, best = flags & ~part, candidate
@@ -286,6 +314,22 @@ def code_predicted(
                 best = candidate
             else:
                 parts[_RESIDUAL][level] = kept
+    first_index = start_index(lam, weights)
+
+    def try_transform(base: int, prediction: torch.Tensor) -> None:
+        """Code what ``prediction`` (the frame under flags ``base``) misses as a transform
+        residual at each of the steps; keep any that beats the best so far."""
+        nonlocal best
+        for offset in TRANSFORM_STEPS:
+            index = min(max(first_index + offset, 0), MAX_STEP_INDEX)
+            parts[_TRANSFORM] = quantize(target - prediction, weights, lam, index)
+            candidate = trial(base | _TRANSFORM)
+            if candidate[0] < best[0]:
+                best = candidate
+
+    try_transform(flags, best[2].frame)
+    if flags & _RESIDUAL:  # a transform may code what the latent residual did, for less
+        try_transform(flags & ~_RESIDUAL, trial(flags & ~_RESIDUAL)[2].frame)
     _, coded, result = best
     return coded, result
 
@@ -352,6 +396,8 @@ def _write_frame(
                   (nmc.video.motion.spatial_prediction), nmc.video.motion_coder
         residual  (flag residual) one bin per level (present), then the present levels'
                   latents under the group's residual context model (nmc.video.latent_coder)
+        transform (flag transform) the quantized DCT coefficients of what the rest leaves
+                  (nmc.video.transform), nmc.video.coefficient_coder
 
     and, with the weights flag, the synthesis step as an encode_update payload (the group's
     next ``update``). A part with nothing in it is left out whatever ``flags`` asks.
@@ -363,6 +409,9 @@ def _write_frame(
     present = sum(1 << i for i, t in enumerate(levels) if t.abs().sum() > 0)
     if not present:
         flags &= ~_RESIDUAL
+    transform: TransformResidual | None = parts.get(_TRANSFORM)
+    if transform is None or transform.empty:
+        flags &= ~_TRANSFORM
     motion = step
     if flags & _MOTION:  # against the previous vectors or the spatial median, the cheaper
         spatial = parts[_MOTION] - spatial_prediction(parts[_MOTION], reference.vectors[0, 0])
@@ -383,6 +432,10 @@ def _write_frame(
         coder.encode(_LEVELS, [present >> i & 1 for i in range(len(levels))], range(len(levels)))
         write_latents(record, context, levels, present)
     bits["residual"] += record.bits
+    bits["transform"] = -record.bits
+    if flags & _TRANSFORM:
+        write_coefficients(coder, transform)
+    bits["transform"] += record.bits
     bits["weights"] = 8.0 * len(update)
     return CodedFrame(record, update, bits)
 
@@ -415,11 +468,13 @@ def _synthesis_of(state: Mapping[str, torch.Tensor]) -> State:
 def max_frame_symbols(spec: FrameSpec, block: int) -> int:
     """The most symbols a frame of ``spec`` with ``block``-pixel motion blocks may put in its
     group's stream (bounds what a decoder reads): flags and level bins, motion bins, every
-    latent with an escaped value."""
+    latent with an escaped value, every transform level at its largest."""
     rows, cols = block_grid(spec.height, spec.width, block)
     latents = sum(h * w for h, w in spec.level_shapes())
     escaped = (1 + MAX_ESCAPE_BYTES) * latents
-    return len(_FLAG_ORDER) + spec.levels + 2 * rows * cols * MAX_SYMBOLS_PER_VALUE + escaped
+    transform = transform_symbols(*transform_grid(*chroma_size(spec.height, spec.width)))
+    motion = 2 * rows * cols * MAX_SYMBOLS_PER_VALUE
+    return len(_FLAG_ORDER) + spec.levels + motion + escaped + transform
 
 
 def decode_predicted(
@@ -459,8 +514,15 @@ def decode_predicted(
             raise BitstreamError("P frame residual: no level present (damaged data)")
         context = context_module(model.spec, reference.residual_state(state))
         latents = read_latents(reader, context, shapes, present)
+    transform = None
+    if flags & _TRANSFORM:
+        transform = read_coefficients(coder, *transform_grid(*reference.frame.shape[1:]))
+        if transform.empty:
+            raise BitstreamError("P frame transform residual: nothing coded (damaged data)")
     with torch_threads(1), torch.no_grad():
         frame = render_predicted(model, reference, vectors, latents, state)
+        if transform is not None:
+            frame = frame + render_transform(transform, *reference.frame.shape[1:])
     return Predicted(vectors, latents, state, frame, statistics)
 
 

@@ -43,8 +43,12 @@ def network_shapes(spec: FrameSpec) -> dict[str, tuple[int, ...]]:
 
 
 def context_module(spec: FrameSpec, state: Mapping[str, torch.Tensor]) -> ContextModel:
-    """A :class:`ContextModel` holding the ``context.*`` tensors of ``state`` (CPU)."""
-    model = ContextModel(spec.context)
+    """A :class:`ContextModel` holding the ``context.*`` tensors of ``state`` (CPU).
+
+    Building it leaves torch's global generator as it was (a module's construction draws its
+    initial weights from it, and the encoder's fits draw their noise from it)."""
+    with torch.random.fork_rng(devices=[]):
+        model = ContextModel(spec.context)
     model.load_state_dict(module_state(state, "context."))
     return model
 

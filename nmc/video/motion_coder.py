@@ -28,7 +28,12 @@ from __future__ import annotations
 import numpy as np
 
 from nmc.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, ContextModel
-from nmc.entropy.binarize import decode_exp_golomb, encode_exp_golomb
+from nmc.entropy.binarize import (
+    Binarization,
+    classed_contexts,
+    decode_exp_golomb,
+    encode_exp_golomb,
+)
 
 _NEIGHBOUR_CLASSES = 6  # anchors, then 0..4 non-zero neighbours
 _PREFIX_POSITIONS = 5
@@ -44,13 +49,13 @@ PREFIX = ContextModel("motion prefix", 2 * _PREFIX_POSITIONS, **_MODEL)
 SUFFIX = ContextModel("motion suffix", 2 * _SUFFIX_LENGTHS * _SUFFIX_BITS, **_MODEL)
 
 
-def _anchors(rows: int, cols: int) -> np.ndarray:
+def checkerboard(rows: int, cols: int) -> np.ndarray:
     """bool ``[rows, cols]``: the first checkerboard pass (even ``row + col``)."""
     r, c = np.indices((rows, cols))
     return (r + c) % 2 == 0
 
 
-def _neighbour_counts(nonzero: np.ndarray) -> np.ndarray:
+def neighbour_counts(nonzero: np.ndarray) -> np.ndarray:
     """int64 ``[rows, cols]``: non-zero values among each block's 4 neighbours."""
     padded = np.pad(nonzero.astype(np.int64), 1)
     return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
@@ -61,7 +66,7 @@ def _flag_contexts(
 ) -> np.ndarray:
     """Contexts of the non-zero flags of ``component`` at ``mask`` (anchors: class 0; others:
     1 + their decoded non-zero neighbours in ``known``)."""
-    neighbour = np.where(anchors, 0, 1 + _neighbour_counts(known))
+    neighbour = np.where(anchors, 0, 1 + neighbour_counts(known))
     base = (2 * component + x_nonzero.astype(np.int64)) * _NEIGHBOUR_CLASSES
     return (base + neighbour)[mask]
 
@@ -71,19 +76,10 @@ def _component_major(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, 2).T.reshape(-1)
 
 
-def _prefix(component: np.ndarray):
-    return (
-        PREFIX,
-        lambda alive, j: component[alive] * _PREFIX_POSITIONS + min(j, _PREFIX_POSITIONS - 1),
+def _binarization(component: np.ndarray) -> Binarization:
+    return classed_contexts(
+        PREFIX, SUFFIX, component, _PREFIX_POSITIONS, _SUFFIX_LENGTHS, _SUFFIX_BITS
     )
-
-
-def _suffix(component: np.ndarray):
-    def contexts(chosen: np.ndarray, length: np.ndarray, bit: int) -> np.ndarray:
-        cell = (np.minimum(length, _SUFFIX_LENGTHS) - 1) * _SUFFIX_BITS + min(bit, _SUFFIX_BITS - 1)
-        return component[chosen] * _SUFFIX_LENGTHS * _SUFFIX_BITS + cell
-
-    return SUFFIX, contexts
 
 
 def write_motion(coder: AdaptiveEncoder, values: np.ndarray) -> None:
@@ -92,7 +88,7 @@ def write_motion(coder: AdaptiveEncoder, values: np.ndarray) -> None:
     values = np.asarray(values, dtype=np.int64)
     rows, cols = values.shape[:2]
     nonzero = values != 0
-    anchors = _anchors(rows, cols)
+    anchors = checkerboard(rows, cols)
     for component in (0, 1):
         x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
         known = np.where(anchors, nonzero[..., component], False)
@@ -104,7 +100,7 @@ def write_motion(coder: AdaptiveEncoder, values: np.ndarray) -> None:
     component = which // (rows * cols)
     coded = flat[which]
     coder.encode(SIGN, coded < 0, component)
-    encode_exp_golomb(coder, np.abs(coded) - 1, _prefix(component), _suffix(component))
+    encode_exp_golomb(coder, np.abs(coded) - 1, *_binarization(component))
 
 
 def read_motion(coder: AdaptiveDecoder, rows: int, cols: int) -> np.ndarray:
@@ -112,7 +108,7 @@ def read_motion(coder: AdaptiveDecoder, rows: int, cols: int) -> np.ndarray:
     (statistics as the encoder's, updated); damaged data raises
     :class:`nmc.errors.BitstreamError`."""
     nonzero = np.zeros((rows, cols, 2), dtype=bool)
-    anchors = _anchors(rows, cols)
+    anchors = checkerboard(rows, cols)
     for component in (0, 1):
         x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
         known = np.zeros((rows, cols), dtype=bool)
@@ -123,9 +119,7 @@ def read_motion(coder: AdaptiveDecoder, rows: int, cols: int) -> np.ndarray:
     which = np.flatnonzero(_component_major(nonzero))
     component = which // (rows * cols)
     negative = coder.decode(SIGN, component) == 1
-    magnitude = 1 + decode_exp_golomb(
-        coder, which.size, _prefix(component), _suffix(component), MAX_PREFIX
-    )
+    magnitude = 1 + decode_exp_golomb(coder, which.size, *_binarization(component), MAX_PREFIX)
     flat = np.zeros(2 * rows * cols, dtype=np.int64)
     flat[which] = np.where(negative, -magnitude, magnitude)
     return flat.reshape(2, rows, cols).transpose(1, 2, 0).copy()

@@ -24,12 +24,32 @@ def clip() -> Video:
     return Video(y, u, v, video.fps)
 
 
+_ENCODES: dict[tuple[str, int], tuple[str, bytes, dict, list[FrameTrace]]] = {}
+
+
+def _encode(clip: Video, family: str, quality: int) -> tuple[str, bytes, dict, list[FrameTrace]]:
+    """The clip at ``quality``, gop 2 (I P I), encoded once per session."""
+    if (family, quality) not in _ENCODES:
+        traces: list[FrameTrace] = []
+        config = config_for(family, quality, gop=2, intra_steps=FAST["intra_steps"],
+                            steps=FAST["steps"])  # fmt: skip
+        data, report = encode_video(clip, config, progress=False, on_frame=traces.append)
+        _ENCODES[family, quality] = (family, data, report, traces)
+    return _ENCODES[family, quality]
+
+
 @pytest.fixture(scope="session", params=["conv", "mlp"])
 def encoded(request, clip: Video) -> tuple[str, bytes, dict, list[FrameTrace]]:
-    """``(family, file bytes, report, frame traces)`` of the clip, gop 2 (I P I), for both
+    """``(family, file bytes, report, frame traces)`` of the clip at quality 4, for both
     families."""
-    traces: list[FrameTrace] = []
-    config = config_for(request.param, 4, gop=2, intra_steps=FAST["intra_steps"],
-                        steps=FAST["steps"])  # fmt: skip
-    data, report = encode_video(clip, config, progress=False, on_frame=traces.append)
-    return request.param, data, report, traces
+    return _encode(clip, request.param, 4)
+
+
+@pytest.fixture(scope="session", params=[("conv", 4), ("mlp", 4), ("conv", 8), ("mlp", 8)])
+def p_coded(request, clip: Video) -> tuple[str, bytes, dict, list[FrameTrace]]:
+    """As :func:`encoded`, also at quality 8, where the P frame codes a transform residual
+    (both families)."""
+    family, quality = request.param
+    coded = _encode(clip, family, quality)
+    assert quality < 8 or coded[2]["bits_by_part"]["transform"] > 0
+    return coded

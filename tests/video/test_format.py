@@ -45,10 +45,10 @@ def test_damaged_headers_raise_bitstream_error_only():
             VideoHeader.from_bytes(bytes(damaged))
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
-    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 5"):
+    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 6"):
         VideoHeader.from_bytes(old)
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from nmc.bitstream import pack, unpack
 from nmc.errors import BitstreamError
 from nmc.media import Video
-from nmc.video import VideoDecoder, decode, encode, read_video
+from nmc.video import FrameTrace, VideoDecoder, config_for, decode, encode, encode_video, read_video
 from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
 from nmc.video.inter import Reference, max_frame_symbols, prune_vectors, round_steps
 from nmc.video.motion import (
@@ -169,6 +169,21 @@ def test_pan_costs_less_with_motion_than_without(clip):
     assert p_psnr[0] > p_psnr[1] + 1 or p_bits[0] < p_bits[1] / 2, (p_bits, p_psnr)
 
 
+def test_vectors_alone_leave_the_residual_to_the_transform(clip):
+    """``latent_residual=False``: no residual latents, no synthesis step; the transform codes
+    what motion misses, and the decoder rebuilds the encoder's frames exactly."""
+    _, report = encode(clip, quality=8, gop=3, latent_residual="false", **FAST)
+    parts = report["bits_by_part"]
+    assert parts["residual"] == 0 and parts["weights"] == 0 and parts["transform"] > 0
+    traces: list[FrameTrace] = []
+    config = config_for("conv", 8, gop=3, latent_residual=False, intra_steps=FAST["intra_steps"],
+                        steps=FAST["steps"])  # fmt: skip
+    data, _ = encode_video(clip, config, progress=False, on_frame=traces.append)
+    video = decode(data)
+    for t, trace in enumerate(traces):
+        assert all(np.array_equal(a, b) for a, b in zip(video.frame(t), trace.planes))
+
+
 def test_odd_sizes_round_trip():
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (27, 35, 3), dtype=np.uint8)
@@ -179,10 +194,11 @@ def test_odd_sizes_round_trip():
     assert [f["kind"] for f in report["per_frame"]][1:] == ["PFRM", "PFRM"]
 
 
-def test_damaged_group_streams_are_refused(encoded):
-    """Flipped or cut bytes of the group's stream, a wrong symbol count, a missing or extra
-    synthesis step: only BitstreamError, and the clear cases are refused."""
-    _, data, _, _ = encoded
+def test_damaged_group_streams_are_refused(p_coded):
+    """Flipped or cut bytes of the group's stream (with and without a transform residual), a
+    wrong symbol count, a missing or extra synthesis step: only BitstreamError, and the
+    clear cases are refused."""
+    _, data, _, _ = p_coded
     container = unpack(data)
     header = VideoHeader.from_bytes(container.header)
     bound = max_frame_symbols(header.spec, header.motion_block)
@@ -222,10 +238,11 @@ for t in range(video.num_frames):
 """
 
 
-def test_fresh_process_decodes_the_encoders_own_frames(tmp_path, encoded):
+def test_fresh_process_decodes_the_encoders_own_frames(tmp_path, p_coded):
     """Closed loop: the frames the encoder predicted from are the frames any decoder outputs,
-    bit for bit, in another process with another thread count (both families)."""
-    _, data, _, traces = encoded
+    bit for bit, in another process with another thread count (both families; P frames with
+    and without a transform residual)."""
+    _, data, _, traces = p_coded
     path = tmp_path / "clip.nmc"
     path.write_bytes(data)
     mine = [hashlib.sha256(b"".join(p.tobytes() for p in t.planes)).hexdigest() for t in traces]
