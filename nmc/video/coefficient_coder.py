@@ -33,17 +33,16 @@ from nmc.entropy.binarize import (
     encode_exp_golomb,
 )
 from nmc.errors import BitstreamError
-from nmc.video.motion_coder import checkerboard, neighbour_counts
+from nmc.video.grid_flags import NEIGHBOUR_CLASSES, read_grid_flags, write_grid_flags
 from nmc.video.transform import BLOCK_SIDES, MAX_LEVEL, MAX_STEP_INDEX, TransformResidual
 
 _STEP_BITS = 6
-_NEIGHBOUR_CLASSES = 6  # anchors, then 0..4 coded neighbours
 _BANDS = 4
 _PREFIX_POSITIONS, _SUFFIX_LENGTHS, _SUFFIX_BITS = 5, 4, 4
 MAX_PREFIX = 12  # |level| - 2 < 2**12
 _MODEL = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
 STEP = ContextModel("transform step", _STEP_BITS, **_MODEL)
-CODED = ContextModel("transform coded", 2 * 2 * _NEIGHBOUR_CLASSES, **_MODEL)
+CODED = ContextModel("transform coded", 2 * 2 * NEIGHBOUR_CLASSES, **_MODEL)
 SIGNIFICANT = ContextModel(
     "transform significant", BLOCK_SIDES[0] ** 2 + BLOCK_SIDES[1] ** 2, share=4, **_MODEL
 )
@@ -82,14 +81,6 @@ def _plane_class(plane: int) -> int:
     return 0 if plane == 0 else 1
 
 
-def _coded_contexts(
-    plane: int, mask: np.ndarray, anchors: np.ndarray, known: np.ndarray, luma: np.ndarray
-) -> np.ndarray:
-    neighbour = np.where(anchors, 0, 1 + neighbour_counts(known))
-    base = (2 * _plane_class(plane) + luma.astype(np.int64)) * _NEIGHBOUR_CLASSES
-    return (base + neighbour)[mask]
-
-
 def _significance_contexts(plane: int, last: np.ndarray) -> np.ndarray:
     """Contexts of the significance flags before each block's ``last`` position, in order."""
     offset = 0 if plane == 0 else BLOCK_SIDES[0] ** 2
@@ -109,14 +100,10 @@ def write_coefficients(coder: AdaptiveEncoder, residual: TransformResidual) -> N
     index = residual.step_index
     coder.encode(STEP, [index >> b & 1 for b in reversed(range(_STEP_BITS))], range(_STEP_BITS))
     coded = [plane.reshape(*plane.shape[:2], -1).any(-1) for plane in residual.levels]
-    anchors = checkerboard(*coded[0].shape)
     scanned, classes, bands = [], [], []
     for plane, levels in enumerate(residual.levels):
-        luma = coded[0] if plane else np.zeros_like(coded[0])
-        known = np.where(anchors, coded[plane], False)
-        for mask in (anchors, ~anchors):
-            ctx = _coded_contexts(plane, mask, anchors, known, luma)
-            coder.encode(CODED, coded[plane][mask], ctx)
+        luma = coded[0] if plane else None
+        write_grid_flags(coder, CODED, coded[plane], _plane_class(plane), luma)
         n = BLOCK_SIDES[plane]
         values = levels[coded[plane]].reshape(-1, n * n)[:, zigzag(n)]
         nonzero = values != 0
@@ -148,13 +135,10 @@ def read_coefficients(coder: AdaptiveDecoder, rows: int, cols: int) -> Transform
     index = int(sum(int(b) << (_STEP_BITS - 1 - k) for k, b in enumerate(bins)))
     if index > MAX_STEP_INDEX:
         raise BitstreamError("P frame transform residual: step out of range (damaged data)")
-    anchors = checkerboard(rows, cols)
     coded, significant, classes, bands = [], [], [], []
     for plane, n in enumerate(BLOCK_SIDES):
-        luma = coded[0] if plane else np.zeros((rows, cols), dtype=bool)
-        known = np.zeros((rows, cols), dtype=bool)
-        for mask in (anchors, ~anchors):
-            known[mask] = coder.decode(CODED, _coded_contexts(plane, mask, anchors, known, luma))
+        luma = coded[0] if plane else None
+        known = read_grid_flags(coder, CODED, rows, cols, _plane_class(plane), luma)
         coded.append(known)
         kind = np.full(int(known.sum()), _plane_class(plane))
         last = decode_exp_golomb(coder, kind.size, *_binarization(kind, last=True), _LAST_PREFIX)

@@ -299,10 +299,13 @@ def code_predicted(
         coarse = round_steps(pruned, reference.vectors, grid)
         if not torch.equal(coarse, pruned):
             try_vectors(coarse)
+    without_residual = best  # the frame without residual latents, once tried
     for part in (_MOTION, _WEIGHTS, _RESIDUAL):
         if not flags & part:
             continue
         candidate = trial(flags & ~part)
+        if part == _RESIDUAL:
+            without_residual = candidate
         if candidate[0] <= best[0]:
             flags, best = flags & ~part, candidate
     if flags & _RESIDUAL:  # then the two finest residual levels must pay for themselves
@@ -329,7 +332,7 @@ def code_predicted(
 
     try_transform(flags, best[2].frame)
     if flags & _RESIDUAL:  # a transform may code what the latent residual did, for less
-        try_transform(flags & ~_RESIDUAL, trial(flags & ~_RESIDUAL)[2].frame)
+        try_transform(flags & ~_RESIDUAL, without_residual[2].frame)
     _, coded, result = best
     return coded, result
 

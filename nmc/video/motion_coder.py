@@ -34,8 +34,8 @@ from nmc.entropy.binarize import (
     decode_exp_golomb,
     encode_exp_golomb,
 )
+from nmc.video.grid_flags import NEIGHBOUR_CLASSES, read_grid_flags, write_grid_flags
 
-_NEIGHBOUR_CLASSES = 6  # anchors, then 0..4 non-zero neighbours
 _PREFIX_POSITIONS = 5
 _SUFFIX_LENGTHS, _SUFFIX_BITS = 4, 4
 # |v| - 1 < 2**12 covers every vector step (|step| <= 2 * 256 quarter pixels)
@@ -43,32 +43,10 @@ MAX_PREFIX = 12
 # at most: 2 flags, a sign, 2 * (MAX_PREFIX + 1) Exp-Golomb bins per value
 MAX_SYMBOLS_PER_VALUE = 2 * MAX_PREFIX + 5
 _MODEL = {"first_block": 8, "last_block": 256, "halve_at": 16 * 512}
-NONZERO = ContextModel("motion non-zero", 2 * 2 * _NEIGHBOUR_CLASSES, **_MODEL)
+NONZERO = ContextModel("motion non-zero", 2 * 2 * NEIGHBOUR_CLASSES, **_MODEL)
 SIGN = ContextModel("motion sign", 2, **_MODEL)
 PREFIX = ContextModel("motion prefix", 2 * _PREFIX_POSITIONS, **_MODEL)
 SUFFIX = ContextModel("motion suffix", 2 * _SUFFIX_LENGTHS * _SUFFIX_BITS, **_MODEL)
-
-
-def checkerboard(rows: int, cols: int) -> np.ndarray:
-    """bool ``[rows, cols]``: the first checkerboard pass (even ``row + col``)."""
-    r, c = np.indices((rows, cols))
-    return (r + c) % 2 == 0
-
-
-def neighbour_counts(nonzero: np.ndarray) -> np.ndarray:
-    """int64 ``[rows, cols]``: non-zero values among each block's 4 neighbours."""
-    padded = np.pad(nonzero.astype(np.int64), 1)
-    return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-
-
-def _flag_contexts(
-    component: int, mask: np.ndarray, anchors: np.ndarray, known: np.ndarray, x_nonzero: np.ndarray
-) -> np.ndarray:
-    """Contexts of the non-zero flags of ``component`` at ``mask`` (anchors: class 0; others:
-    1 + their decoded non-zero neighbours in ``known``)."""
-    neighbour = np.where(anchors, 0, 1 + neighbour_counts(known))
-    base = (2 * component + x_nonzero.astype(np.int64)) * _NEIGHBOUR_CLASSES
-    return (base + neighbour)[mask]
 
 
 def _component_major(values: np.ndarray) -> np.ndarray:
@@ -88,13 +66,9 @@ def write_motion(coder: AdaptiveEncoder, values: np.ndarray) -> None:
     values = np.asarray(values, dtype=np.int64)
     rows, cols = values.shape[:2]
     nonzero = values != 0
-    anchors = checkerboard(rows, cols)
     for component in (0, 1):
-        x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
-        known = np.where(anchors, nonzero[..., component], False)
-        for mask in (anchors, ~anchors):
-            ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
-            coder.encode(NONZERO, nonzero[..., component][mask], ctx)
+        x_nonzero = nonzero[..., 0] if component else None
+        write_grid_flags(coder, NONZERO, nonzero[..., component], component, x_nonzero)
     flat = _component_major(values)
     which = np.flatnonzero(flat)
     component = which // (rows * cols)
@@ -108,14 +82,9 @@ def read_motion(coder: AdaptiveDecoder, rows: int, cols: int) -> np.ndarray:
     (statistics as the encoder's, updated); damaged data raises
     :class:`nmc.errors.BitstreamError`."""
     nonzero = np.zeros((rows, cols, 2), dtype=bool)
-    anchors = checkerboard(rows, cols)
     for component in (0, 1):
-        x_nonzero = nonzero[..., 0] if component else np.zeros((rows, cols), bool)
-        known = np.zeros((rows, cols), dtype=bool)
-        for mask in (anchors, ~anchors):  # anchors first
-            ctx = _flag_contexts(component, mask, anchors, known, x_nonzero)
-            known[mask] = coder.decode(NONZERO, ctx) == 1
-        nonzero[..., component] = known
+        x_nonzero = nonzero[..., 0] if component else None
+        nonzero[..., component] = read_grid_flags(coder, NONZERO, rows, cols, component, x_nonzero)
     which = np.flatnonzero(_component_major(nonzero))
     component = which // (rows * cols)
     negative = coder.decode(SIGN, component) == 1
