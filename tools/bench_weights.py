@@ -183,7 +183,9 @@ def video_traces(family: str, quality: int, clip: str, frames: int, path: str) -
     from nmc.video.config import config_for
 
     video, _ = read_video(clip, 0, frames)
-    config = config_for(family, quality)
+    # Every P frame fits its synthesis step (the default fits it only where the group's last
+    # P frame kept one, nmc.video.inter.LatentSchedule): the workload is every real step.
+    config = config_for(family, quality, latent_probe=1)
     traces = []
     encode_video(video, config, progress=False, on_frame=traces.append)
     spec = config.frame_spec(video.height, video.width)

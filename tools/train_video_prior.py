@@ -133,7 +133,8 @@ def collect_residuals(family: str, clip_frames: int) -> list[list[torch.Tensor]]
     for clip in FRAMES.values():
         video = bench.load_clip(replace(clip, frames=clip_frames))
         for quality in RESIDUAL_QUALITIES:
-            config = config_for(family, quality, preset="fast")
+            # every P frame fits residual latents, as when the shipped prior was trained
+            config = config_for(family, quality, preset="fast", latent_probe=1)
             traces: list = []
             encode_video(video, config, progress=False, on_frame=traces.append)
             collected += [

@@ -1,8 +1,8 @@
 """The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
 Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
-lam, inter_lam, chroma_boost, motion, motion_block, latent_residual, prior, frames, start, fps,
-seed, threads, device, progress.
+lam, inter_lam, chroma_boost, motion, motion_block, latent_residual, latent_probe, prior, frames,
+start, fps, seed, threads, device, progress.
 Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
 """
@@ -33,11 +33,12 @@ __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode",
            "encode", "write_output"]  # fmt: skip
 
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "inter_lam", "chroma_boost", "motion", "motion_block", "latent_residual", "prior",
-           "frames", "start", "fps", "seed", "threads", "device", "progress"}  # fmt: skip
+           "inter_lam", "chroma_boost", "motion", "motion_block", "latent_residual",
+           "latent_probe", "prior", "frames", "start", "fps", "seed", "threads", "device",
+           "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}
 _INTEGER = {"quality", "gop", "steps", "intra_steps", "frames", "start", "seed", "threads",
-            "motion_block"}  # fmt: skip
+            "motion_block", "latent_probe"}  # fmt: skip
 
 
 def accepts(source: object) -> bool:

@@ -56,6 +56,11 @@ class EncoderConfig:
             q3 9.55 @ 33.45 -> 9.62 @ 33.38, q6 25.9 @ 37.82 -> 28.2 @ 38.21; bbb-bunny q3
             30.3 @ 31.28 -> 30.2 @ 31.26; carphone conv q5 25.5 @ 32.76 -> 25.5 @ 32.78, q7
             58.5 @ 36.13 -> 56.6 @ 36.12: equal within a chain's noise, a quarter faster.
+        latent_probe: with ``latent_residual``, a P frame fits residual latents when the
+            previous P frame of its group kept some (or it is the group's first), and
+            otherwise only every ``latent_probe``-th P frame; the others fit their vectors
+            alone, about 3x faster (:class:`nmc.video.inter.LatentSchedule`). 1 = every P
+            frame fits them.
         motion_block: side of the motion blocks in luma pixels (8, 16, 32 or 64; one vector
             per block). The ladder uses 32 up to quality 5 and 16 above (docs/video.md).
         warm_start: start I frames after the first from the previous decoded state.
@@ -86,6 +91,7 @@ class EncoderConfig:
     update_step: float = 2.0**-7
     motion: bool = True
     latent_residual: bool = True
+    latent_probe: int = 6
     motion_block: int = 16
     warm_start: bool = True
     prior: bool = True
@@ -102,7 +108,7 @@ class EncoderConfig:
             raise InputError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if not 1 <= self.levels <= MAX_LEVELS:
             raise InputError(f"levels must be 1..{MAX_LEVELS}, got {self.levels}")
-        for name in ("gop", "intra_steps"):
+        for name in ("gop", "intra_steps", "latent_probe"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("warm_steps", "steps", "threads"):

@@ -28,6 +28,8 @@ OPTIONS = {
     "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
     "latent_residual": "P frames also fit residual latents and a synthesis step (default "
     "true; the transform residual codes what motion misses either way)",
+    "latent_probe": "when a P frame drops its residual latents, the next ones fit their vectors "
+    "alone and every Nth fits latents again (default 6; 1 = every P frame)",
     "prior": "code I-frame networks as a step from nmc's shipped prior (default true)",
     "frames": "number of frames to encode / to decode (default: all)",
     "start": "first frame, 0-based (decode: seeks to the I frame at or before it)",

@@ -30,6 +30,7 @@ from nmc.video.fit import FitSettings, State, fit_intra
 from nmc.video.format import INTRA, FrameGroup, VideoHeader
 from nmc.video.frame_model import level_state, split_state
 from nmc.video.inter import (
+    LatentSchedule,
     Reference,
     code_predicted,
     fit_predicted,
@@ -192,6 +193,7 @@ def _encode(
     decoded: State | None = None
     last_intra: State | None = None
     reference: Reference | None = None
+    schedule = LatentSchedule(config.latent_residual, config.latent_probe)
     started = time.perf_counter()
     bar = tqdm(
         range(video.num_frames), desc="encode", unit="frame", disable=not progress, leave=False
@@ -222,6 +224,7 @@ def _encode(
                 model, fitted, target, weights, config.lam, prior
             )
             last_intra = decoded
+            schedule.restart()
             fitted = _cpu(fitted)
             if group is not None:
                 chunks.append(group.chunk())
@@ -234,11 +237,12 @@ def _encode(
             vectors = zero_vectors(video.height, video.width, config.motion_block)
             statistics = None
         else:
+            fit_latents = schedule.fits_latents()
             moved = fit_predicted(model, reference.to(device), target, weights, update,
-                                  config.update_step, config.motion,
-                                  config.latent_residual)  # fmt: skip
+                                  config.update_step, config.motion, fit_latents)  # fmt: skip
             coded, result = code_predicted(viewer, reference, moved, target, weights,
                                            inter_lam, config.update_step)  # fmt: skip
+            schedule.record(fit_latents, coded.kept_latents)
             for part, part_bits in coded.bits.items():
                 parts[part] += part_bits
             group.add(coded.record, coded.update)

@@ -139,6 +139,52 @@ class CodedFrame:
     update: bytes
     bits: dict[str, float]
 
+    @property
+    def kept_latents(self) -> bool:
+        """True when the frame codes residual latents or a synthesis step."""
+        return self.bits["residual"] > 0 or bool(self.update)
+
+
+@dataclass
+class LatentSchedule:
+    """Which P frames of a group fit residual latents and a synthesis step along with their
+    vectors (an encoder decision: the stream does not depend on it).
+
+    That fit takes about three times as long as one of the vectors alone (carphone, medium:
+    9.3 s against 3.3 s per P frame), and where the transform residual codes what the
+    prediction misses for fewer bits the encoder drops the latents anyway (nearly every P
+    frame of carphone, bikes-pan and bbb-bunny). So after a P frame that fitted latents and
+    dropped them, the next ones fit their vectors alone and every ``probe``-th tries latents
+    again; a P frame that keeps them has the next one fit them too (bikes-cyclist's crossing
+    car, where they save about a fifth of the bits at equal PSNR: docs/video.md).
+
+    Attributes:
+        enabled: residual latents are fitted at all (``EncoderConfig.latent_residual``).
+        probe: a latent fit every ``probe`` P frames at least (1: every P frame).
+        paid: the last P frame that fitted latents kept them (True at a group's start).
+        waited: P frames fitted without latents since then.
+    """
+
+    enabled: bool
+    probe: int
+    paid: bool = True
+    waited: int = 0
+
+    def restart(self) -> None:
+        """A new group (I frame): its first P frame fits latents."""
+        self.paid, self.waited = True, 0
+
+    def fits_latents(self) -> bool:
+        """Whether the next P frame fits residual latents."""
+        return self.enabled and (self.paid or self.waited + 1 >= self.probe)
+
+    def record(self, fitted: bool, kept: bool) -> None:
+        """After a P frame: it ``fitted`` latents, and the coded frame ``kept`` some."""
+        if fitted:
+            self.paid, self.waited = kept, 0
+        else:
+            self.waited += 1
+
 
 def zero_vectors(height: int, width: int, block: int) -> torch.Tensor:
     """The vectors of an I frame: int64 zeros ``[rows, cols, 2]`` (``block``-pixel blocks)."""

@@ -19,7 +19,13 @@ from nmc.errors import BitstreamError
 from nmc.media import Video
 from nmc.video import FrameTrace, VideoDecoder, config_for, decode, encode, encode_video, read_video
 from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
-from nmc.video.inter import Reference, max_frame_symbols, prune_vectors, round_steps
+from nmc.video.inter import (
+    LatentSchedule,
+    Reference,
+    max_frame_symbols,
+    prune_vectors,
+    round_steps,
+)
 from nmc.video.motion import (
     blend_fields,
     block_grid,
@@ -179,6 +185,45 @@ def test_vectors_alone_leave_the_residual_to_the_transform(clip):
     config = config_for("conv", 8, gop=3, latent_residual=False, intra_steps=FAST["intra_steps"],
                         steps=FAST["steps"])  # fmt: skip
     data, _ = encode_video(clip, config, progress=False, on_frame=traces.append)
+    video = decode(data)
+    for t, trace in enumerate(traces):
+        assert all(np.array_equal(a, b) for a, b in zip(video.frame(t), trace.planes))
+
+
+def test_latent_schedule_probes_after_dropped_latents():
+    schedule = LatentSchedule(enabled=True, probe=3)
+    fits = []
+    for kept in (True, False, None, None, False, None, None, True, False):
+        fitted = schedule.fits_latents()
+        fits.append(fitted)
+        schedule.record(fitted, bool(kept))
+    # kept -> fit again; dropped -> two frames of vectors alone, then a probe
+    assert fits == [True, True, False, False, True, False, False, True, True]
+    schedule.restart()
+    assert schedule.fits_latents()
+    assert not LatentSchedule(enabled=False, probe=1).fits_latents()
+
+
+def test_encoder_fits_latents_on_the_schedule(clip):
+    """The P frames fit residual latents as :class:`LatentSchedule` says given what each
+    coded frame kept, some fit their vectors alone, and the decoder still rebuilds every
+    frame exactly."""
+    long_clip = Video(*(np.concatenate([p, p[::-1], p, p[::-1]]) for p in clip.planes), clip.fps)
+    traces: list[FrameTrace] = []
+    config = config_for("conv", 8, gop=12, latent_probe=3, intra_steps=FAST["intra_steps"],
+                        steps=FAST["steps"])  # fmt: skip
+    data, _ = encode_video(long_clip, config, progress=False, on_frame=traces.append)
+    schedule = LatentSchedule(enabled=True, probe=3)
+    fits = []
+    for trace in traces[1:]:
+        assert trace.kind == "PFRM"
+        fitted = bool(trace.fitted)  # a fit with latents steps the synthesis tensors
+        assert fitted == schedule.fits_latents()
+        latents = any(t.abs().sum() > 0 for n, t in trace.decoded.items() if "latents" in n)
+        moved = any(not torch.equal(trace.decoded[n], trace.reference[n]) for n in trace.fitted)
+        schedule.record(fitted, latents or moved)
+        fits.append(fitted)
+    assert fits[0] and not all(fits)
     video = decode(data)
     for t, trace in enumerate(traces):
         assert all(np.array_equal(a, b) for a, b in zip(video.frame(t), trace.planes))
