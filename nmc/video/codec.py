@@ -1,7 +1,7 @@
 """The video codec's plug-in for :mod:`nmc.registry` (codec id 1): latent grids + weight stepping.
 
 Encode options (CLI ``--name``): quality, target_bpp, family, preset, gop, steps, intra_steps,
-lam, inter_lam, chroma_boost, motion, motion_block, latent_residual, latent_probe, prior, frames,
+lam, inter_lam, motion, motion_block, latent_residual, latent_probe, prior, frames,
 start, fps, seed, threads, device, progress.
 Decode options: start, frames, device, progress. An option given to the wrong side
 raises :class:`~nmc.errors.InputError`.
@@ -33,7 +33,7 @@ __all__ = ["CODEC_ID", "INPUT_SUFFIXES", "NAME", "OPTIONS", "accepts", "decode",
            "encode", "write_output"]  # fmt: skip
 
 _ENCODE = {"quality", "target_bpp", "family", "preset", "gop", "steps", "intra_steps", "lam",
-           "inter_lam", "chroma_boost", "motion", "motion_block", "latent_residual",
+           "inter_lam", "motion", "motion_block", "latent_residual",
            "latent_probe", "prior", "frames", "start", "fps", "seed", "threads", "device",
            "progress"}  # fmt: skip
 _DECODE = {"start", "frames", "device", "progress"}

@@ -36,9 +36,6 @@ class EncoderConfig:
         steps: Adam steps per P frame.
         lr: peak learning rate of I frames; update_lr: of P frames (the ladder raises both
             at high qualities, where fits converge slowly).
-        chroma_boost: chroma's loss weight at the start of an I frame's fit from scratch, as
-            a multiple of its 6:1:1 weight, annealed to 1 (:func:`nmc.video.fit.boosted_weights`;
-            1 = off).
         lam: rate weight (MSE per bit per pixel; MSE of samples scaled to [0, 1]).
         inter_lam: P frames' rate weight as a multiple of ``lam`` (default 4). A P frame is
             judged on its own bits and error, but the I frame's quality carries into every
@@ -78,13 +75,14 @@ class EncoderConfig:
     family: str = "conv"
     levels: int = 7
     synthesis: SynthesisArch = field(default_factory=lambda: SynthesisArch((8,), 1))
-    context: ContextArch = field(default_factory=lambda: ContextArch((8, 8)))
+    # 32 wide (234 -> 1,666 weights, coded as a step from the shipped prior): -7 % bits at equal
+    # PSNR-YUV on three frames in no benchmark (docs/video.md, "Why 32 wide").
+    context: ContextArch = field(default_factory=lambda: ContextArch((32, 32)))
     gop: int = 30
     intra_steps: int = 2500
     warm_steps: int = 500
     steps: int = 200
     lr: float = 1e-2
-    chroma_boost: float = 4.0
     update_lr: float = 2e-3
     lam: float = 1e-3
     inter_lam: float = 4.0
@@ -114,7 +112,7 @@ class EncoderConfig:
         for name in ("warm_steps", "steps", "threads"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("lr", "update_lr", "update_step", "chroma_boost"):
+        for name in ("lr", "update_lr", "update_step"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.motion_block not in BLOCK_SIZES:

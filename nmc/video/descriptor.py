@@ -22,8 +22,6 @@ OPTIONS = {
     "intra_steps": "Adam steps of the first I frame (default: preset's, 2500 for medium)",
     "lam": "rate weight lambda in MSE per bpp (overrides the quality level's)",
     "inter_lam": "P frames' rate weight as a multiple of lambda (default 4)",
-    "chroma_boost": "chroma's loss weight early in an I frame's fit, x its 6:1:1 weight "
-    "(default 4, annealed to 1; 1 = off)",
     "motion": "motion-compensated P frames (default true; false: the ablation without motion)",
     "motion_block": "motion block side in luma pixels: 8, 16, 32 or 64 (default: the quality's)",
     "latent_residual": "P frames also fit residual latents and a synthesis step (default "

@@ -28,7 +28,7 @@ from nmc.video.config import EncoderConfig
 from nmc.video.descriptor import CODEC_ID
 from nmc.video.fit import FitSettings, State, fit_intra
 from nmc.video.format import INTRA, FrameGroup, VideoHeader
-from nmc.video.frame_model import level_state, split_state
+from nmc.video.frame_model import level_state, render_state, split_state
 from nmc.video.inter import (
     LatentSchedule,
     Reference,
@@ -38,7 +38,7 @@ from nmc.video.inter import (
     zero_vectors,
 )
 from nmc.video.intra import code_intra
-from nmc.video.planes import from_grid, loss_weights, to_grid
+from nmc.video.planes import from_grid, loss_weights, metric_weights, plane_mse, to_grid
 from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior
 from nmc.video.render import render, torch_threads
 
@@ -180,8 +180,7 @@ def _encode(
         raise InputError(f"cannot encode this clip with these settings: {exc}") from exc
     weights = loss_weights(video.height, video.width).to(device)
     weight_step = 2.0**-8
-    intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05,
-                        chroma_boost=config.chroma_boost)  # fmt: skip
+    intra = FitSettings(config.intra_steps, config.lr, config.lam, weight_step, warmup=0.05)
     warm = FitSettings(config.warm_steps, config.lr / 4, config.lam, weight_step)
     inter_lam = config.lam * config.inter_lam
     update = FitSettings(config.steps, config.update_lr, inter_lam, config.update_step)
@@ -193,6 +192,7 @@ def _encode(
     decoded: State | None = None
     last_intra: State | None = None
     reference: Reference | None = None
+    operating: torch.Tensor | None = None  # plane MSEs of the last coded frame
     schedule = LatentSchedule(config.latent_residual, config.latent_probe)
     started = time.perf_counter()
     bar = tqdm(
@@ -220,9 +220,12 @@ def _encode(
                 latest = {**decoded, **split_state(last_intra)[0]}
                 begin, settings = {n: t.to(device) for n, t in latest.items()}, warm
             fitted = fit_intra(model, begin, target, weights, settings, prior_on_device)
+            with torch.no_grad():  # the step search judges at the fit's operating point
+                error = render_state(model, fitted) - target
             networks, record, decoded = code_intra(
-                model, fitted, target, weights, config.lam, prior
-            )
+                model, fitted, target, metric_weights(weights, plane_mse(weights, error)),
+                config.lam, prior,
+            )  # fmt: skip
             last_intra = decoded
             schedule.restart()
             fitted = _cpu(fitted)
@@ -238,9 +241,12 @@ def _encode(
             statistics = None
         else:
             fit_latents = schedule.fits_latents()
-            moved = fit_predicted(model, reference.to(device), target, weights, update,
+            # A P frame is fitted and coded at the previous frame's operating point (its plane
+            # errors are what this frame's will be near).
+            matched = metric_weights(weights, operating)
+            moved = fit_predicted(model, reference.to(device), target, matched, update,
                                   config.update_step, config.motion, fit_latents)  # fmt: skip
-            coded, result = code_predicted(viewer, reference, moved, target, weights,
+            coded, result = code_predicted(viewer, reference, moved, target, matched.cpu(),
                                            inter_lam, config.update_step)  # fmt: skip
             schedule.record(fit_latents, coded.kept_latents)
             for part, part_bits in coded.bits.items():
@@ -253,6 +259,7 @@ def _encode(
             vectors, statistics = result.vectors, result.statistics
         reference = Reference(to_grid(*planes), vectors, config.motion_block, decoded,
                               residual_context, statistics)  # fmt: skip
+        operating = plane_mse(weights, reference.frame.to(device) - target)
         if on_frame is not None:
             on_frame(
                 FrameTrace(

@@ -5,10 +5,12 @@ Every fit minimizes the same Lagrangian, distortion plus rate:
 
 .. math:: J = \\sum w \\odot (f_\\theta - x)^2 + \\lambda \\, \\frac{R}{H W}
 
-(6:1:1 weighted plane MSE of samples in ``[-0.5, 0.5]``; ``R`` in bits, so ``lambda`` is in MSE
-per bit-per-pixel). Integer-valued quantities (latents, and every coded step) are relaxed as in
-C3 / Cool-chic: ``softround(softround(x, t) + n, t)`` with Gaussian noise ``n`` whose deviation
-and temperature ``t`` decrease during the fit, then rounded with straight-through gradients
+(plane MSEs of samples in ``[-0.5, 0.5]`` weighted so the loss follows PSNR-YUV,
+:func:`nmc.video.planes.metric_weights`: 6:1:1 with chroma's scaled by ``MSE_Y / MSE_c``;
+``R`` in bits, so ``lambda`` is in luma MSE per bit-per-pixel). Integer-valued quantities
+(latents, and every coded step) are relaxed as in C3 / Cool-chic:
+``softround(softround(x, t) + n, t)`` with Gaussian noise ``n`` whose deviation and
+temperature ``t`` decrease during the fit, then rounded with straight-through gradients
 (softround's slope backwards) for the last ``ste_fraction`` of the steps at a small learning
 rate, so the end of the fit sees the integers that will actually be coded. Latents are fitted
 as ``y / LATENT_GAIN`` so Adam's steps are a sizeable fraction of a quantization step. ``R``
@@ -32,7 +34,7 @@ from nmc.video.frame_model import (
     render_state,
 )
 from nmc.video.latents import MAX_LATENT
-from nmc.video.planes import CHROMA
+from nmc.video.planes import metric_weights, plane_mse
 from nmc.weights import tensors_rate_bits
 
 State = dict[str, torch.Tensor]
@@ -50,9 +52,6 @@ class FitSettings:
             or for network steps (P frames).
         ste_fraction: final fraction of the steps trained on rounded values.
         warmup: fraction of the steps spent ramping the learning rate up.
-        chroma_boost: chroma's loss weight is multiplied by this factor at the start of the
-            fit, annealed linearly to 1 (the true 6:1:1 objective) by the end of the relaxed
-            phase (:func:`boosted_weights`; I frames).
     """
 
     steps: int
@@ -61,7 +60,6 @@ class FitSettings:
     weight_step: float
     ste_fraction: float = 0.1
     warmup: float = 0.0
-    chroma_boost: float = 1.0
 
 
 LATENT_GAIN = 16.0
@@ -137,24 +135,6 @@ def optimize(
         opt.step()
 
 
-def boosted_weights(weights: torch.Tensor, boost: float, progress: float | None) -> torch.Tensor:
-    """The ``[6, Hc, Wc]`` loss weights with chroma's multiplied by ``1 + (boost - 1)(1 -
-    progress)``: ``boost`` at the start of the relaxed phase, 1 at its end and in the
-    straight-through phase (``progress`` None).
-
-    One latent value per position feeds luma and both chroma planes, and at 6:1:1 the
-    gradients of the first steps are mostly luma's: fits settled where the synthesis had no
-    room left for chroma detail (carphone frame 0: Cb / Cr stalled near 36 dB at every rate
-    while x265 reaches 39-46). Emphasizing chroma early, then annealing to the metric's
-    weights, lands in better optima (docs/video.md).
-    """
-    if boost == 1.0 or progress is None:
-        return weights
-    factor = torch.ones(weights.shape[0], 1, 1, dtype=weights.dtype, device=weights.device)
-    factor[CHROMA] = 1.0 + (boost - 1.0) * (1.0 - progress)
-    return weights * factor
-
-
 def distortion(
     model: FrameModel, state: Mapping[str, torch.Tensor], target: torch.Tensor, weights
 ) -> torch.Tensor:
@@ -165,10 +145,14 @@ def distortion(
 def frame_terms(
     model: FrameModel, state: Mapping[str, torch.Tensor], target: torch.Tensor, weights
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(distortion, latent bits)`` of an I-frame state: :func:`distortion` and the bits of its
-    latents under its own context model (0-d tensors)."""
+    """``(distortion, latent bits)`` of an I-frame state being fitted (0-d tensors): the
+    squared error under :func:`nmc.video.planes.metric_weights` at the state's own current
+    plane errors (so each step of a fit follows PSNR-YUV, whatever the balance of its planes
+    has become), and the bits of its latents under its own context model."""
+    error = render_state(model, state) - target
+    matched = metric_weights(weights, plane_mse(weights, error))
     bits = context_bits(model, state, level_list(state, model.spec.levels))
-    return distortion(model, state, target, weights), bits
+    return (matched * error**2).sum(), bits
 
 
 def weight_bits(tensors: Mapping[str, torch.Tensor], step: float) -> torch.Tensor:
@@ -212,8 +196,7 @@ def fit_intra(
         networks = {
             n: v if prior is None else v - prior[n] for n, v in variables.items() if n not in names
         }
-        boosted = boosted_weights(weights, settings.chroma_boost, progress)
-        error, bits = frame_terms(model, used, target, boosted)
+        error, bits = frame_terms(model, used, target, weights)
         return error, bits + weight_bits(networks, settings.weight_step)
 
     optimize(variables, loss_fn, settings, model.height * model.width)

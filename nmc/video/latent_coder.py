@@ -1,10 +1,10 @@
 """Entropy coding of a frame's integer latents with its context model (runs of a shared stream).
 
 Decode order (:mod:`nmc.video.latents`): coarsest level first, four phases per level; each
-pass evaluates the context model on the whole level, in float64 with one thread, and codes the
-positions of its phase with the Laplace law the model predicts (:class:`LaplaceBank`: 64 scales
-x 16 mean offsets). Float64 keeps table choices identical across machines unless a predicted
-``mu`` or ``log b`` lands within ~1e-13 of a bin edge.
+pass gathers the whole level's context, evaluates the context model (float64, one thread) on
+the positions of its phase and codes them with the Laplace law the model predicts
+(:class:`LaplaceBank`: 64 scales x 16 mean offsets). Float64 keeps table choices identical
+across machines unless a predicted ``mu`` or ``log b`` lands within ~1e-13 of a bin edge.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def _laws(
     model: ContextModel, grids: list[torch.Tensor], level: int, positions: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     coarser = grids[level + 1] if level + 1 < len(grids) else None
-    mu, scale = model(level_context(grids[level], coarser))
-    return BANK.choose(mu[positions].numpy(), scale[positions].numpy())
+    mu, scale = model(level_context(grids[level], coarser)[:, positions])
+    return BANK.choose(mu.numpy(), scale.numpy())
 
 
 def write_latents(

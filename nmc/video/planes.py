@@ -15,10 +15,13 @@ import torch.nn.functional as F
 
 from nmc.media import chroma_size
 
-# PSNR-YUV weights 6:1:1 (DESIGN.md § 5): the training loss matches the reported metric.
+# PSNR-YUV weights 6:1:1 (DESIGN.md § 5).
 _PLANE_WEIGHTS = (6.0 / 8.0, 1.0 / 8.0, 1.0 / 8.0)
 CHROMA = slice(4, 6)
 """The Cb and Cr channels of a ``[6, Hc, Wc]`` frame."""
+# Range of the chroma factors of metric_weights: a plane nearly free of error must not take
+# over the loss, and chroma worse than luma (a fit that left it behind) keeps its 6:1:1 share.
+_FACTOR_RANGE = (1.0, 16.0)
 
 
 def to_grid(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> torch.Tensor:
@@ -44,6 +47,34 @@ def loss_weights(height: int, width: int) -> torch.Tensor:
     chroma[0] *= _PLANE_WEIGHTS[1]
     chroma[1] *= _PLANE_WEIGHTS[2]
     return torch.cat([luma, chroma])
+
+
+def plane_mse(weights: torch.Tensor, error: torch.Tensor) -> torch.Tensor:
+    """float ``[3]``: the mean squared error of Y, Cb and Cr (samples in ``[0, 1]`` units) of a
+    ``[6, Hc, Wc]`` ``error``, under :func:`loss_weights` (detached from autograd)."""
+    weighted = weights * error.detach() ** 2
+    sums = torch.stack([weighted[:4].sum(), weighted[4].sum(), weighted[5].sum()])
+    return sums / sums.new_tensor(_PLANE_WEIGHTS)
+
+
+def metric_weights(weights: torch.Tensor, mse: torch.Tensor) -> torch.Tensor:
+    """:func:`loss_weights` ``[6, Hc, Wc]`` with each chroma plane's scaled by ``MSE_Y /
+    MSE_c`` (``mse``: the ``[3]`` plane MSEs of the operating point, :func:`plane_mse`), so
+    the weighted MSE moves as PSNR-YUV does.
+
+    PSNR-YUV is ``(6 PSNR_Y + PSNR_Cb + PSNR_Cr) / 8``, a mean of *logarithms*: for small
+    changes of the plane MSEs it changes by ``-(10 / ln 10) / 8 * (6 dM_Y / M_Y + dM_Cb / M_Cb
+    + dM_Cr / M_Cr)``. The plain 6:1:1 MSE weighs ``6 dM_Y + dM_Cb + dM_Cr`` instead, which
+    undervalues chroma wherever its error is below luma's (nearly always: chroma planes are
+    smooth): at carphone's low rates ``M_Y / M_c`` is 5-6, so a unit of chroma error is worth
+    five times what the plain loss said. With these weights the loss at the operating point
+    equals ``M_Y`` and its changes are the metric's, in luma-MSE units, so ``lambda`` keeps its
+    meaning. Factors are clamped to ``[1, 16]``: chroma never weighs less than its 6:1:1 share,
+    which is what the metric asks where chroma is worse than luma, but there it is nearly
+    always a fit that left chroma behind and must not be pushed further from it.
+    """
+    factor = (mse[0] / mse[1:].clamp_min(1e-12)).clamp(*_FACTOR_RANGE)
+    return torch.cat([weights[:4], weights[CHROMA] * factor.to(weights)[:, None, None]])
 
 
 def from_grid(

@@ -11,6 +11,7 @@ import torch
 from nmc.errors import BitstreamError
 from nmc.video import VideoDecoder, config_for, encode_video
 from nmc.video import prior as prior_module
+from nmc.video.context import ContextArch
 from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior, signature
 from nmc.video.synthesis import SynthesisArch
 from tests.video.conftest import FAST
@@ -52,3 +53,11 @@ def test_stream_needing_a_missing_prior_is_refused(clip, monkeypatch, tmp_path: 
     data, _ = encode_video(clip.slice(0, 2), config_for("mlp", 4, **ONE_FRAME), progress=False)
     decoder = VideoDecoder(data)
     assert decoder.header.prior == PRIOR_NONE and decoder.read().num_frames == 2
+
+
+@pytest.mark.parametrize("family", ["conv", "mlp"])
+def test_earlier_default_shapes_keep_their_prior(family):
+    """Streams of nmc versions whose default context model was 17 -> 8 -> 8 -> 2 name that
+    shape's prior: the file still ships it, so they still decode."""
+    spec = config_for(family, context=ContextArch((8, 8))).frame_spec(144, 176)
+    assert shipped_prior(spec) is not None, f"nmc no longer ships {signature(spec)}"
