@@ -67,7 +67,14 @@ class FrameTrace:
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-_SEED_STRIDE = 1 << 32
+# torch's CPU generator keeps only the low 32 bits of a seed: an encode's seed is spread over
+# them by an odd multiplier (seed 0 draws frame i's noise from seed i).
+_SEED_MIX = 0x9E3779B1
+
+
+def frame_seed(seed: int, index: int) -> int:
+    """Seed of frame ``index``'s fitting noise in an encode with option ``seed`` (32 bits)."""
+    return (index + seed * _SEED_MIX) % (1 << 32)
 
 
 def _device(name: str) -> torch.device:
@@ -202,7 +209,7 @@ def _encode(
         # Each frame's fit draws its own noise: an encoder choice on one frame (another trial,
         # another part kept) changes later frames only through their reference, not through
         # the noise they see, so A/B comparisons of encoder changes are not lost in the draw.
-        torch.manual_seed(config.seed * _SEED_STRIDE + index)
+        torch.manual_seed(frame_seed(config.seed, index))
         target = to_grid(*video.frame(index)).to(device)
         kind = header.kind_of(index)
         cut = kind != INTRA and is_scene_cut(reference, target.cpu(), weights.cpu())
