@@ -124,10 +124,9 @@ def optimize(
     moment decays ``NETWORK_BETAS``, the others Adam's default."""
     if not variables or settings.steps <= 0:
         return
-    groups = [
-        {"params": [v for n, v in variables.items() if (n in networks) == is_network], **extra}
-        for is_network, extra in ((False, {}), (True, {"betas": NETWORK_BETAS}))
-    ]
+    others = [v for n, v in variables.items() if n not in networks]
+    tuned = [v for n, v in variables.items() if n in networks]
+    groups = [{"params": others}, {"params": tuned, "betas": NETWORK_BETAS}]
     opt = torch.optim.Adam([g for g in groups if g["params"]], lr=settings.lr, fused=True)
     ste_from = settings.steps - int(settings.ste_fraction * settings.steps)
     main = FitSettings(ste_from, settings.lr, settings.lam, settings.weight_step,
@@ -198,17 +197,18 @@ def fit_intra(
     for value in variables.values():
         value.requires_grad_(True)
 
+    network_names = [n for n in variables if n not in names]
+
     def loss_fn(progress: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         used = dict(variables)
         for name in names:
             used[name] = relax_latent(variables[name], progress)
         networks = {
-            n: v if prior is None else v - prior[n] for n, v in variables.items() if n not in names
+            n: variables[n] if prior is None else variables[n] - prior[n] for n in network_names
         }
         error, bits = frame_terms(model, used, target, weights)
         return error, bits + weight_bits(networks, settings.weight_step)
 
-    network_names = [n for n in variables if n not in names]
     optimize(variables, loss_fn, settings, model.height * model.width, network_names)
     fitted = {n: v.detach() for n, v in variables.items()}
     for name in names:
