@@ -37,6 +37,7 @@ import _bench_common as bench
 import torch
 from tqdm import tqdm
 
+from nmc.allocator import keep_freed_memory
 from nmc.bitstream import atomic_write_bytes
 from nmc.video.config import config_for
 from nmc.video.encoder import encode_video
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             "records": {}}  # fmt: skip
     if args.output.exists():  # keep the other families' priors
         data = torch.load(args.output, map_location="cpu", weights_only=True)
+    keep_freed_memory()  # the training steps allocate what an I frame's fit does, 8 times over
     with torch_threads(args.threads):
         for family in bench.parse_list(args.families, str):
             if args.steps:

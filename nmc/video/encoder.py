@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from nmc.allocator import keep_freed_memory
 from nmc.bitstream import Chunk, pack
 from nmc.entropy.stream import StreamWriter, SymbolRecord
 from nmc.errors import BitstreamError, InputError
@@ -148,6 +149,7 @@ def encode_video(
         if config.device == "cuda" and torch.cuda.is_available()
         else []
     )
+    keep_freed_memory()
     # The fits' relaxation noise comes from torch's global generator: a private copy of it,
     # seeded per frame (_encode), so an encode is reproducible and the caller's random state
     # is left alone.
