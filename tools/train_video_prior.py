@@ -12,15 +12,13 @@ Training frames (all 176x144; none in ``bench_intra.py``, ``bench_video.py`` or 
 carphone frames 60 and 100 (the tuning clip, later frames), bikes frames 10, 60, 200 and Big
 Buck Bunny frames 60, 90, 120 at crops away from the benchmark windows.
 
-``--residual`` then fits the P frames' residual context model: the codec (with the networks
-just trained, preset fast) codes the first ``--clip-frames`` frames from each training frame
-at qualities 3 and 6; the residual latents of its P frames are collected and a context
-model (started from the I-frame prior's) is fitted to minimize their bits. ``--rounds`` > 1
-repeats that with the new model in the encoder's rate term.
+The file also keeps the residual context models that streams before session 18 (header prior
+id 1) code their P frames' residual latents with; this tool leaves them as they are (they were
+fitted with a ``--residual`` mode of it, removed when nmc stopped using them: see
+:mod:`nmc.video.prior`).
 
     python tools/train_video_prior.py                          # both families, 2000 steps
     python tools/train_video_prior.py --families conv --steps 500 -o /tmp/prior.pt
-    python tools/train_video_prior.py --residual --steps 0     # residual contexts only
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ import io
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import _bench_common as bench
@@ -40,10 +37,8 @@ from tqdm import tqdm
 from nmc.allocator import keep_freed_memory
 from nmc.bitstream import atomic_write_bytes
 from nmc.video.config import config_for
-from nmc.video.encoder import encode_video
 from nmc.video.fit import FitSettings, frame_terms, optimize, relax_latent
-from nmc.video.format import PREDICTED
-from nmc.video.frame_model import context_bits, latent_names, level_list, split_state
+from nmc.video.frame_model import latent_names, split_state
 from nmc.video.planes import loss_weights, to_grid
 from nmc.video.prior import FORMAT, PRIOR_FILE, VERSION, signature
 from nmc.video.render import torch_threads
@@ -124,76 +119,6 @@ def train_family(family: str, steps: int, lr: float, seed: int) -> tuple[dict, d
     return prior, record
 
 
-RESIDUAL_QUALITIES = (3, 6)
-
-
-def collect_residuals(family: str, clip_frames: int) -> list[list[torch.Tensor]]:
-    """Residual latents (finest level first) of every P frame the codec codes from the
-    training frames' clips, with the prior file as it stands."""
-    collected = []
-    for clip in FRAMES.values():
-        video = bench.load_clip(replace(clip, frames=clip_frames))
-        for quality in RESIDUAL_QUALITIES:
-            # every P frame fits residual latents, as when the shipped prior was trained
-            config = config_for(family, quality, preset="fast", latent_probe=1)
-            traces: list = []
-            encode_video(video, config, progress=False, on_frame=traces.append)
-            collected += [
-                level_list(t.decoded, config.levels) for t in traces if t.kind == PREDICTED
-            ]
-    return collected
-
-
-def fit_residual_context(
-    family: str, start: dict, residuals: list[list[torch.Tensor]], steps: int
-) -> tuple[dict, dict]:
-    """A context model (``context.*`` tensors, from ``start``) minimizing the bits of
-    ``residuals``; returns ``(state, record)``."""
-    model = config_for(family).frame_spec(144, 176).build()
-    variables = {n: t.clone().requires_grad_(True) for n, t in start.items()}
-    optimizer = torch.optim.Adam(variables.values(), lr=3e-3)
-    positions = sum(level.numel() for levels in residuals for level in levels)
-
-    def bits() -> torch.Tensor:
-        return sum((context_bits(model, variables, levels) for levels in residuals),
-                   torch.zeros(()))  # fmt: skip
-
-    with torch.no_grad():
-        before = float(bits())
-    for _ in tqdm(range(steps), desc=f"{family} residual context", unit="step"):
-        loss = bits() / positions
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        after = float(bits())
-    state = {n: v.detach().clone() for n, v in variables.items()}
-    record = {"p_frames": len(residuals), "positions": positions, "steps": steps,
-              "bits_before": round(before), "bits_after": round(after)}  # fmt: skip
-    return state, record
-
-
-def train_residual(data: dict, family: str, args: argparse.Namespace) -> None:
-    """Fit (``args.rounds`` times) and store the residual context model of ``family``."""
-    sig = signature(config_for(family).frame_spec(144, 176))
-    contexts = data.setdefault("residual_contexts", {})
-    if sig not in contexts:  # first round: the I-frame prior's own context model
-        contexts[sig] = {n: t for n, t in data["priors"][sig].items() if n.startswith("context.")}
-    rounds = []
-    for _ in range(args.rounds):
-        save(data, args.output)
-        residuals = collect_residuals(family, args.clip_frames)
-        contexts[sig], record = fit_residual_context(
-            family, contexts[sig], residuals, args.residual_steps
-        )
-        rounds.append(record)
-        print(json.dumps({"signature": sig, **record}))
-    data["records"][sig]["residual"] = {
-        "clip_frames": args.clip_frames, "qualities": RESIDUAL_QUALITIES, "rounds": rounds
-    }  # fmt: skip
-    save(data, args.output)
-
-
 def save(data: dict, path: Path) -> None:
     """Write a prior file atomically."""
     buffer = io.BytesIO()
@@ -209,13 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-o", "--output", type=Path, default=PRIOR_FILE)
-    parser.add_argument("--residual", action="store_true", help="fit residual context models")
-    parser.add_argument("--residual-steps", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--clip-frames", type=int, default=4)
     args = parser.parse_args(argv)
-    if args.residual and args.output != PRIOR_FILE:
-        parser.error("--residual codes clips with the installed prior: use the default -o")
     data = {"format": FORMAT, "version": VERSION, "priors": {}, "residual_contexts": {},
             "records": {}}  # fmt: skip
     if args.output.exists():  # keep the other families' priors
@@ -223,14 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # the training steps allocate what an I frame's fit does, 8 times over
     with torch_threads(args.threads):
         for family in bench.parse_list(args.families, str):
-            if args.steps:
-                prior, record = train_family(family, args.steps, args.lr, args.seed)
-                data["priors"][record["signature"]] = prior
-                data["records"][record["signature"]] = record
-                save(data, args.output)  # after each family: a long run keeps what it finished
-                print(json.dumps({k: record[k] for k in ("signature", "steps", "seconds")}))
-            if args.residual:
-                train_residual(data, family, args)
+            prior, record = train_family(family, args.steps, args.lr, args.seed)
+            data["priors"][record["signature"]] = prior
+            data["records"][record["signature"]] = record
+            save(data, args.output)  # after each family: a long run keeps what it finished
+            print(json.dumps({k: record[k] for k in ("signature", "steps", "seconds")}))
     return 0
 
 

@@ -40,7 +40,7 @@ from nmc.video.inter import (
 )
 from nmc.video.intra import code_intra
 from nmc.video.planes import from_grid, loss_weights, metric_weights, plane_mse, to_grid
-from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior
+from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED_NETWORKS, shipped_prior
 from nmc.video.render import render, torch_threads
 
 
@@ -173,15 +173,15 @@ def _encode(
     model = spec.build().to(device)
     model.initialize(torch.Generator().manual_seed(config.seed))
     shipped = shipped_prior(spec) if config.prior else None
-    prior = residual_context = prior_on_device = None
+    prior = prior_on_device = None
     if shipped is not None:  # the fit starts from the prior's networks
-        prior, residual_context = shipped.networks, shipped.residual_context
+        prior = shipped.networks
         model.load_state_dict(prior, strict=False)
         prior_on_device = {n: t.to(device) for n, t in prior.items()}
     viewer = spec.build()  # CPU copy for the decoder's renderer
     header = VideoHeader(
         spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start,
-        PRIOR_NONE if shipped is None else PRIOR_SHIPPED, config.motion_block,
+        PRIOR_NONE if shipped is None else PRIOR_SHIPPED_NETWORKS, config.motion_block,
     )  # fmt: skip
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())
@@ -267,7 +267,7 @@ def _encode(
             planes = from_grid(result.frame, video.height, video.width)
             vectors, statistics = result.vectors, result.statistics
         reference = Reference(to_grid(*planes), vectors, config.motion_block, decoded,
-                              residual_context, statistics)  # fmt: skip
+                              statistics=statistics)  # fmt: skip
         operating = plane_mse(weights, reference.frame.to(device) - target)
         if on_frame is not None:
             on_frame(

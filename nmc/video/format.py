@@ -7,7 +7,8 @@ Codec header (little-endian; ``uv`` = uvarint)::
     family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
     context_count:uv  hidden:uv*
-    prior:u8      (version >= 3; 0 = none, 1 = nmc's shipped prior, nmc.video.prior)
+    prior:u8      (version >= 3; 0 = none, 1 = nmc's shipped prior with its residual context
+                   model, 2 = the shipped prior's networks only: nmc.video.prior)
     motion_block:u8  (version >= 5; log2 of the motion block side in luma pixels, 3..6)
     quality:u8 (0 = custom settings)   source_pix_fmt:text   start:uv   (informational)
 

@@ -9,29 +9,31 @@ I frame's fit from the prior and codes only the difference (:mod:`nmc.video.netw
 so weights the frame leaves at the prior cost almost nothing; the rate term of the fit sees
 exactly that difference.
 
-P frames code residual latents, which are mostly zero with a few spikes where the motion
-prediction misses: their statistics are not an I frame's, so an I frame's context model spends
-bits on every zero. The prior also holds a context model fitted to the residual latents of
-real P frames (``tools/train_video_prior.py --residual``); streams with the shipped prior code
-their residuals with it, at no cost in the stream.
+P frames code their residual latents with their group's I-frame context model. Streams
+of nmc before session 18 coded them with a separate residual context model from the prior file
+(``residual_contexts``, header id :data:`PRIOR_SHIPPED`); it had been fitted to P frames whose
+encoder had dropped nearly every residual latent, so it priced any nonzero latent at ~16 bits
+and kept fast motion (bikes-cyclist) from using them. The file keeps those models so such
+streams still decode; nmc now writes :data:`PRIOR_SHIPPED_NETWORKS`.
 
-The codec header records which prior a file uses (:data:`PRIOR_NONE` or
-:data:`PRIOR_SHIPPED`); a decoder rebuilds the same float32 values from the same file, so
-the decoded weights are ``prior + q * step`` bit for bit on both sides. Custom network shapes
-(no shipped prior) code their weights against zero, as before priors existed.
+The codec header records which prior a file uses (:data:`PRIOR_NONE`,
+:data:`PRIOR_SHIPPED_NETWORKS` or the older :data:`PRIOR_SHIPPED`); a decoder rebuilds the
+same float32 values from the same file, so the decoded weights are ``prior + q * step`` bit
+for bit on both sides. Custom network shapes (no shipped prior) code their weights against
+zero, as before priors existed.
 
 File ``nmc/models/video_prior_v1.pt`` (``torch.load(weights_only=True)``)::
 
     {"format": "nmc-video-prior", "version": 1,
      "priors": {signature: {"synthesis.*" / "context.*" name: float32 tensor}},
-     "residual_contexts": {signature: {"context.*" name: float32 tensor}},
+     "residual_contexts": {signature: {"context.*" name: float32 tensor}},  # PRIOR_SHIPPED
      "records": {signature: JSON-able training record}}
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -42,8 +44,10 @@ from nmc.video.intra import network_shapes
 
 FORMAT = "nmc-video-prior"
 VERSION = 1
-PRIOR_NONE, PRIOR_SHIPPED = 0, 1
-PRIOR_NAMES = ("none", "shipped")
+PRIOR_NONE, PRIOR_SHIPPED, PRIOR_SHIPPED_NETWORKS = 0, 1, 2
+PRIOR_NAMES = ("none", "shipped", "shipped-networks")
+"""Header ids: no prior; the shipped networks and residual context model (streams before
+session 18); the shipped networks, residual latents under the I frame's context model."""
 PRIOR_FILE = Path(__file__).resolve().parent.parent / "models" / "video_prior_v1.pt"
 
 State = dict[str, torch.Tensor]
@@ -62,11 +66,13 @@ class NetworkPrior:
 
     Attributes:
         networks: ``synthesis.*`` and ``context.*`` tensors an I frame's weights step from.
-        residual_context: ``context.*`` tensors of the P frames' residual context model.
+        residual_context: ``context.*`` tensors of the residual context model that streams
+            with header id :data:`PRIOR_SHIPPED` code their P frames' residual latents with;
+            None where the file has none for this shape, or the stream does not use it.
     """
 
     networks: State
-    residual_context: State
+    residual_context: State | None
 
 
 def _load(path: Path) -> dict:
@@ -92,13 +98,14 @@ def shipped_prior(spec: FrameSpec, path: Path | None = None) -> NetworkPrior | N
     data = _load(path)
     networks = data["priors"].get(signature(spec))
     residual = data.get("residual_contexts", {}).get(signature(spec))
-    if networks is None or residual is None:
+    if networks is None:
         return None
     expected = network_shapes(spec)
     context = {n: s for n, s in expected.items() if n.startswith("context.")}
-    if _shapes(networks) != expected or _shapes(residual) != context:
+    if _shapes(networks) != expected or (residual is not None and _shapes(residual) != context):
         raise ValueError(f"{path}: prior {signature(spec)} does not match its network shapes")
-    return NetworkPrior(_copy(networks, expected), _copy(residual, context))
+    residual = None if residual is None else _copy(residual, context)
+    return NetworkPrior(_copy(networks, expected), residual)
 
 
 def _shapes(state: State) -> dict[str, tuple[int, ...]]:
@@ -114,9 +121,9 @@ def prior_for_stream(prior_id: int, spec: FrameSpec) -> NetworkPrior | None:
     if prior_id == PRIOR_NONE:
         return None
     prior = shipped_prior(spec)
-    if prior is None:
+    if prior is None or (prior_id == PRIOR_SHIPPED and prior.residual_context is None):
         raise BitstreamError(
             f"video codec header: the stream steps from the shipped prior of {signature(spec)}, "
             "which this nmc does not have"
         )
-    return prior
+    return prior if prior_id == PRIOR_SHIPPED else replace(prior, residual_context=None)

@@ -1,8 +1,9 @@
-"""Shipped network priors: I-frame networks coded as a step from them, residual context model,
-and the header's record of which prior a stream needs."""
+"""Shipped network priors: I-frame networks coded as a step from them, the residual context
+model of older streams, and the header's record of which prior a stream needs."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,22 @@ from nmc.errors import BitstreamError
 from nmc.video import VideoDecoder, config_for, encode_video
 from nmc.video import prior as prior_module
 from nmc.video.context import ContextArch
-from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED, shipped_prior, signature
+from nmc.video.prior import (
+    PRIOR_NONE,
+    PRIOR_SHIPPED,
+    PRIOR_SHIPPED_NETWORKS,
+    shipped_prior,
+    signature,
+)
 from nmc.video.synthesis import SynthesisArch
 from tests.video.conftest import FAST
 
 ONE_FRAME = {"intra_steps": FAST["intra_steps"], "steps": FAST["steps"]}
+# Written by nmc before session 18 (header prior id 1: P frames' residual latents under the
+# shipped residual context model): carphone frames 0, 20, 40 cropped to 37 x 51, conv q4, gop 3,
+# a P frame that keeps residual latents; and the sha256 of the planes that nmc decoded from it.
+LEGACY_STREAM = Path(__file__).parent / "data" / "header6_prior1_conv_q4.nmc"
+LEGACY_PLANES_SHA256 = "431de5a87324d58dd44862650dd9312ebda7c80cacfeaf87a43dcb05e39e8762"
 
 
 @pytest.mark.parametrize("family", ["conv", "mlp"])
@@ -25,6 +37,7 @@ def test_default_shapes_have_a_prior_and_custom_ones_none(family):
     prior = shipped_prior(spec)
     assert prior is not None, f"nmc ships no prior for {signature(spec)}"
     assert all(n.startswith(("synthesis.", "context.")) for n in prior.networks)
+    # the residual context model that streams with header prior id 1 decode with
     assert set(prior.residual_context) == {n for n in prior.networks if n.startswith("context.")}
     assert all(torch.isfinite(t).all() for t in prior.networks.values())
     custom = config_for(family, synthesis=SynthesisArch((5,), 0)).frame_spec(144, 176)
@@ -37,7 +50,7 @@ def test_prior_cuts_network_bits_and_streams_record_it(clip):
     without, plain = encode_video(
         first, config_for("conv", 4, prior=False, **ONE_FRAME), progress=False
     )
-    assert VideoDecoder(with_prior).header.prior == PRIOR_SHIPPED
+    assert VideoDecoder(with_prior).header.prior == PRIOR_SHIPPED_NETWORKS
     assert VideoDecoder(without).header.prior == PRIOR_NONE
     bits = report["bits_by_part"]["networks"], plain["bits_by_part"]["networks"]
     assert bits[0] < 0.75 * bits[1], bits
@@ -61,3 +74,22 @@ def test_earlier_default_shapes_keep_their_prior(family):
     shape's prior: the file still ships it, so they still decode."""
     spec = config_for(family, context=ContextArch((8, 8))).frame_spec(144, 176)
     assert shipped_prior(spec) is not None, f"nmc no longer ships {signature(spec)}"
+
+
+def test_streams_with_the_residual_context_model_still_decode(monkeypatch):
+    """Header prior id 1 (before session 18) codes residual latents under the prior file's
+    residual context model: the decoder still uses it, bit for bit, and read as today's id 2
+    (the I frame's context model) the same bytes do not decode."""
+    data = LEGACY_STREAM.read_bytes()
+    decoder = VideoDecoder(data)
+    assert decoder.header.prior == PRIOR_SHIPPED
+    video = decoder.read()
+    planes = b"".join(p.tobytes() for p in (video.y, video.u, video.v))
+    assert hashlib.sha256(planes).hexdigest() == LEGACY_PLANES_SHA256
+    as_today = prior_module.prior_for_stream
+    monkeypatch.setattr(
+        "nmc.video.decoder.prior_for_stream",
+        lambda prior_id, spec: as_today(PRIOR_SHIPPED_NETWORKS, spec),
+    )
+    with pytest.raises(BitstreamError):
+        VideoDecoder(data).read()
