@@ -5,7 +5,9 @@ Fits one real frame with the codec's defaults, keeps its integer latents fixed, 
 fresh context model of the codec's size on them for each decode order: the codec's four phases
 per level (each pass sees the coarser level and the earlier phases), a raster order (one latent
 at a time: up-left, up, up-right and left neighbours, what Cool-chic-like decoders use), and the
-coarser level alone (no same-level context). ``--widths`` then trains, in the codec's order,
+coarser level alone (no same-level context); the codec's model also sees each latent's phase
+and level (one-hot inputs, video header version 7), and a model without them is trained in the
+codec's order to show what they buy. ``--widths`` then trains, in the codec's order,
 models whose two hidden layers have each width listed. Prints the latents' bits under each
 (model likelihood, what the entropy coder spends within ~2 %); the weights a frame would code
 are not counted (the codec codes them as a step from its shipped prior).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import torch
 
@@ -37,16 +40,16 @@ ORDERS = {
 def _train(latents: list[torch.Tensor], arch: ContextArch, visibility, steps: int) -> float:
     """Bits of ``latents`` under a context model of ``arch`` trained on them for ``steps``
     Adam steps."""
-    model = ContextModel(arch)
+    model = ContextModel(arch, len(latents))
     model.initialize(torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):
-        bits = latent_bits(model, latents, visibility)
+        bits = latent_bits(model, latents, visibility, arch.positional)
         opt.zero_grad()
         bits.backward()
         opt.step()
     with torch.no_grad():
-        return float(latent_bits(model, latents, visibility))
+        return float(latent_bits(model, latents, visibility, arch.positional))
 
 
 def main() -> None:
@@ -66,6 +69,10 @@ def main() -> None:
     results = {
         name: _train(latents, config.context, order, args.steps) for name, order in ORDERS.items()
     }
+    blind = replace(config.context, positional=False)
+    results["four-phase, no phase/level inputs"] = _train(
+        latents, blind, neighbour_visibility, args.steps
+    )
     base = results["raster"]
     for name, bits in results.items():
         record = {"order": name, "latent_bits": round(bits), "vs_raster": bits / base}
@@ -75,7 +82,8 @@ def main() -> None:
             else f"{name:>20}: {bits:9.0f} bits ({bits / base:.3f} x raster)"
         )
     for width in (int(w) for w in args.widths.split(",") if w.strip()):
-        bits = _train(latents, ContextArch((width, width)), neighbour_visibility, args.steps)
+        arch = replace(config.context, hidden=(width, width))
+        bits = _train(latents, arch, neighbour_visibility, args.steps)
         record = {"width": width, "latent_bits": round(bits), "vs_raster": bits / base}
         print(json.dumps(record) if args.json else f"{f'width {width}':>20}: {bits:9.0f} bits")
 

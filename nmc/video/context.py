@@ -3,8 +3,11 @@
 For a latent at position ``p`` of level ``l`` the context is 17 numbers: the 3x3 neighbourhood
 of ``p`` in the next coarser level upsampled bilinearly to level ``l``'s grid (9 values), and
 the 8 neighbours of ``p`` in level ``l`` itself, each multiplied by 1 if it is decoded before
-``p`` (earlier phase, :mod:`nmc.video.latents`) and 0 otherwise. The MLP maps the context to a
-mean ``mu`` and a scale ``b``:
+``p`` (earlier phase, :mod:`nmc.video.latents`) and 0 otherwise. A *positional* model (video
+header version 7) also sees where ``p`` is in the decode order: its phase (4 one-hot inputs)
+and its level (one-hot over the frame's levels), so one model can give each level and phase
+its own laws, and a neighbour that reads 0 because it is not decoded yet is no longer mistaken
+for a decoded 0. The MLP maps the context to a mean ``mu`` and a scale ``b``:
 
 .. math::
     (\\mu, \\log b) = W_3 \\, \\mathrm{ReLU}(W_2 \\, \\mathrm{ReLU}(W_1 c + b_1) + b_2) + b_3
@@ -25,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmc.video.latents import MAX_LATENT, neighbour_visibility
+from nmc.video.latents import MAX_LATENT, NUM_PHASES, neighbour_visibility, phase_map
 
 CONTEXT_SIZE = 17
 _NEIGHBOURS = [0, 1, 2, 3, 5, 6, 7, 8]  # the 3x3 neighbourhood without its centre
@@ -36,21 +39,29 @@ Laws = tuple[torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class ContextArch:
-    """Hidden widths of the context MLP (``len(hidden)`` hidden layers)."""
+    """Hidden widths of the context MLP (``len(hidden)`` hidden layers), and whether it also
+    takes each latent's decode phase and level as inputs (``positional``)."""
 
     hidden: tuple[int, ...] = (8, 8)
+    positional: bool = False
 
     def fields(self) -> tuple[int, ...]:
         return self.hidden
 
+    def inputs(self, levels: int) -> int:
+        """Input size of the MLP for a frame of ``levels`` latent levels."""
+        return CONTEXT_SIZE + (NUM_PHASES + levels if self.positional else 0)
+
 
 class ContextModel(nn.Module):
-    """Context MLP ``17 -> hidden... -> 2``; parameters ``layers.{i}.weight`` / ``.bias``."""
+    """Context MLP ``inputs -> hidden... -> 2`` (``inputs`` = 17, or 17 + 4 + ``levels`` for a
+    positional model); parameters ``layers.{i}.weight`` / ``.bias``."""
 
-    def __init__(self, arch: ContextArch) -> None:
+    def __init__(self, arch: ContextArch, levels: int = 1) -> None:
         super().__init__()
         self.arch = arch
-        sizes = (CONTEXT_SIZE, *arch.hidden, 2)
+        self.levels = levels
+        sizes = (arch.inputs(levels), *arch.hidden, 2)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def initialize(self, generator: torch.Generator) -> None:
@@ -65,7 +76,7 @@ class ContextModel(nn.Module):
             self.layers[-1].bias.zero_()
 
     def forward(self, context: torch.Tensor) -> Laws:
-        """``context`` float ``[17, N]`` (one column per latent: 2-3x faster than rows with
+        """``context`` float ``[inputs, N]`` (one column per latent: 2-3x faster than rows with
         gradients) -> ``(mu [N], b [N])``, ``b`` in ``[MIN_SCALE, MAX_SCALE]``, ``mu`` in
         ``[-MAX_LATENT, MAX_LATENT]``."""
         x = context
@@ -99,6 +110,17 @@ def level_context(
     rows, cols = level.shape
     up = level.new_zeros(rows, cols) if coarser is None else _upsampled(coarser, (rows, cols))
     return _context(level, up, visibility(rows, cols).to(level).reshape(8, rows * cols))
+
+
+def pass_positions(
+    levels: int, level: int, phase: int, count: int, like: torch.Tensor
+) -> torch.Tensor:
+    """The positional inputs of ``count`` latents of one decode pass (``phase`` of ``level``):
+    ``[4 + levels, count]``, one-hot phase then one-hot level, dtype and device of ``like``."""
+    rows = like.new_zeros(NUM_PHASES + levels, count)
+    rows[phase] = 1.0
+    rows[NUM_PHASES + level] = 1.0
+    return rows
 
 
 def _upsampled(coarser: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -145,10 +167,12 @@ def latent_bits(
     model: Callable[[torch.Tensor], Laws],
     latents: list[torch.Tensor],
     visibility: Visibility = neighbour_visibility,
+    positional: bool = False,
 ) -> torch.Tensor:
     """Total bits (0-d tensor) of all levels (finest first) under ``model`` (a
-    :class:`ContextModel` or a function with its signature), all phases at once (the masks make
-    each position see exactly what the decoder will have).
+    :class:`ContextModel` or a function with its signature; ``positional``: it also takes each
+    latent's phase and level, :class:`ContextArch`), all phases at once (the masks make each
+    position see exactly what the decoder will have).
 
     Equal to summing the bits of :func:`level_context` level by level, computed on one canvas
     that holds every level (:class:`LevelCanvas`): a fit spends its time on the number of
@@ -165,7 +189,10 @@ def latent_bits(
             coarse[top : top + rows, left : left + cols] = _upsampled(
                 latents[index + 1], (rows, cols)
             )
-    mu, scale = model(_context(same, coarse, canvas.visible.to(device)))
+    context = _context(same, coarse, canvas.visible.to(device))
+    if positional:
+        context = torch.cat([context, canvas.positions.to(context)])
+    mu, scale = model(context)
     return (laplace_bits(same.reshape(-1), mu, scale) * canvas.used.to(device)).sum()
 
 
@@ -179,6 +206,8 @@ class LevelCanvas:
         rows, cols: canvas size; origins: ``(top, left)`` of each level, finest first.
         used: float32 ``[rows * cols]``, 1 on latents, 0 in the gaps.
         visible: float32 ``[8, rows * cols]``, each latent's visibility mask.
+        positions: float32 ``[4 + levels, rows * cols]``, each latent's one-hot decode phase
+            and level (:func:`pass_positions`), 0 in the gaps.
     """
 
     rows: int
@@ -186,6 +215,7 @@ class LevelCanvas:
     origins: tuple[tuple[int, int], ...]
     used: torch.Tensor
     visible: torch.Tensor
+    positions: torch.Tensor
 
     @staticmethod
     @functools.lru_cache(maxsize=32)
@@ -200,8 +230,15 @@ class LevelCanvas:
         width = shapes[0][1] + (shapes[1][1] + 1 if len(shapes) > 1 else 0)
         used = torch.zeros(height, width)
         visible = torch.zeros(8, height, width)
-        for (rows, cols), (r, c) in zip(shapes, origins):
+        positions = torch.zeros(NUM_PHASES + len(shapes), height, width)
+        for level, ((rows, cols), (r, c)) in enumerate(zip(shapes, origins)):
             used[r : r + rows, c : c + cols] = 1.0
             visible[:, r : r + rows, c : c + cols] = visibility(rows, cols)
-        return LevelCanvas(height, width, tuple(origins), used.reshape(-1),
-                           visible.reshape(8, -1))  # fmt: skip
+            positions[:NUM_PHASES, r : r + rows, c : c + cols] = F.one_hot(
+                phase_map(rows, cols), NUM_PHASES
+            ).permute(2, 0, 1)
+            positions[NUM_PHASES + level, r : r + rows, c : c + cols] = 1.0
+        return LevelCanvas(
+            height, width, tuple(origins), used.reshape(-1), visible.reshape(8, -1),
+            positions.reshape(len(positions), -1),
+        )  # fmt: skip

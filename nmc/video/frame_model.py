@@ -59,28 +59,36 @@ class FrameSpec:
         return sum(p.numel() for n, p in model.named_parameters() if not n.startswith(LATENT))
 
     def write(self, out: FieldWriter) -> None:
-        """Append family, levels and layer sizes to a codec header."""
+        """Append family, levels, layer sizes and the context model's positional flag to a
+        codec header."""
         out.u8(FAMILIES.index(self.family)).uvarint(self.levels)
         for fields in (self.synthesis.fields(), self.context.fields()):
             out.uvarint(len(fields))
             for value in fields:
                 out.uvarint(value)
+        out.u8(int(self.context.positional))
 
     @staticmethod
-    def read(src: FieldReader, height: int, width: int) -> FrameSpec:
+    def read(src: FieldReader, height: int, width: int, positional_flag: bool = True) -> FrameSpec:
+        """The spec :meth:`write` wrote; ``positional_flag`` False reads headers written before
+        the flag existed (video header version 6: a context model without positional
+        inputs)."""
         family_id = src.u8()
         if family_id >= len(FAMILIES):
             raise BitstreamError(f"{src.what}: unknown network family id {family_id}")
         levels = src.bounded_uvarint(MAX_LEVELS, "latent levels")
         synthesis = _read_sizes(src, "synthesis")
         context = _read_sizes(src, "context")
+        positional = src.u8() if positional_flag else 0
+        if positional > 1:
+            raise BitstreamError(f"{src.what}: unknown context model inputs {positional}")
         if levels < 1 or len(synthesis) < 1 or synthesis[0] > _MAX_REFINE:
             raise BitstreamError(f"{src.what}: latent levels or synthesis refine out of range")
         if min(synthesis[1:] + context, default=1) < 1:
             raise BitstreamError(f"{src.what}: layer widths must be positive")
         spec = FrameSpec(
             FAMILIES[family_id], levels, SynthesisArch(tuple(synthesis[1:]), synthesis[0]),
-            ContextArch(tuple(context)), height, width,
+            ContextArch(tuple(context), bool(positional)), height, width,
         )  # fmt: skip
         if spec.network_parameters() > MAX_PARAMETERS:
             raise BitstreamError(f"{src.what}: networks larger than {MAX_PARAMETERS} weights")
@@ -103,7 +111,7 @@ class FrameModel(nn.Module):
             nn.Parameter(torch.empty(shape)) for shape in spec.level_shapes()
         )
         self.synthesis = Synthesis(spec.synthesis, spec.levels)
-        self.context = ContextModel(spec.context)
+        self.context = ContextModel(spec.context, spec.levels)
 
     def initialize(self, generator: torch.Generator) -> None:
         """Fitting start: zero latents, random networks (see their ``initialize``)."""
@@ -144,7 +152,10 @@ def context_bits(
     """Estimated bits (0-d tensor) of ``latents`` (finest first) under the context model whose
     weights are in ``state``."""
     weights = module_state(state, "context.")
-    return latent_bits(lambda c: functional_call(model.context, weights, (c,)), latents)
+    return latent_bits(
+        lambda c: functional_call(model.context, weights, (c,)), latents,
+        positional=model.spec.context.positional,
+    )  # fmt: skip
 
 
 def latent_names(spec: FrameSpec) -> list[str]:

@@ -48,7 +48,7 @@ def context_module(spec: FrameSpec, state: Mapping[str, torch.Tensor]) -> Contex
     Building it leaves torch's global generator as it was (a module's construction draws its
     initial weights from it, and the encoder's fits draw their noise from it)."""
     with torch.random.fork_rng(devices=[]):
-        model = ContextModel(spec.context)
+        model = ContextModel(spec.context, spec.levels)
     model.load_state_dict(module_state(state, "context."))
     return model
 

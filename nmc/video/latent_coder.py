@@ -18,28 +18,33 @@ import torch
 from nmc.entropy.laplace import LaplaceBank
 from nmc.entropy.stream import StreamReader, SymbolSink
 from nmc.errors import BitstreamError
-from nmc.video.context import MAX_SCALE, MIN_SCALE, ContextModel, level_context
+from nmc.video.context import MAX_SCALE, MIN_SCALE, ContextModel, level_context, pass_positions
 from nmc.video.latents import MAX_LATENT, NUM_PHASES, phase_map
 
 BANK = LaplaceBank(MIN_SCALE, MAX_SCALE, scale_bins=64, offsets=16, half=2 * MAX_LATENT + 1)
 
 
-def _passes(shapes: list[tuple[int, int]], present: int) -> Iterator[tuple[int, torch.Tensor]]:
-    """Yield ``(level, phase positions)`` in decode order for the levels whose bit is set in
+def _passes(shapes: list[tuple[int, int]], present: int) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Yield ``(level, phase, positions)`` in decode order for the levels whose bit is set in
     ``present``; positions are flat int64 indices."""
     for level in reversed(range(len(shapes))):
         if not present >> level & 1:
             continue
         phases = phase_map(*shapes[level]).reshape(-1)
         for phase in range(NUM_PHASES):
-            yield level, torch.nonzero(phases == phase).reshape(-1)
+            yield level, phase, torch.nonzero(phases == phase).reshape(-1)
 
 
 def _laws(
-    model: ContextModel, grids: list[torch.Tensor], level: int, positions: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray]:
+    model: ContextModel, grids: list[torch.Tensor], level: int, phase: int,
+    positions: torch.Tensor,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     coarser = grids[level + 1] if level + 1 < len(grids) else None
-    mu, scale = model(level_context(grids[level], coarser)[:, positions])
+    context = level_context(grids[level], coarser)[:, positions]
+    if model.arch.positional:
+        rows = pass_positions(model.levels, level, phase, len(positions), context)
+        context = torch.cat([context, rows])
+    mu, scale = model(context)
     return BANK.choose(mu.numpy(), scale.numpy())
 
 
@@ -61,8 +66,8 @@ def write_latents(
         raise ValueError(f"latents must be integers in [-{MAX_LATENT}, {MAX_LATENT}]")
     model = copy.deepcopy(context).to(torch.float64)
     with torch.no_grad():
-        for level, positions in _passes([tuple(g.shape) for g in grids], present):
-            base, index = _laws(model, grids, level, positions)
+        for level, phase, positions in _passes([tuple(g.shape) for g in grids], present):
+            base, index = _laws(model, grids, level, phase, positions)
             values = grids[level].reshape(-1)[positions].numpy().astype(np.int64)
             BANK.write(sink, values, base, index)
 
@@ -77,8 +82,8 @@ def read_latents(
     present = (1 << len(shapes)) - 1 if present is None else present
     model = copy.deepcopy(context).to(torch.float64)
     with torch.no_grad():
-        for level, positions in _passes(shapes, present):
-            values = BANK.read(reader, *_laws(model, grids, level, positions))
+        for level, phase, positions in _passes(shapes, present):
+            values = BANK.read(reader, *_laws(model, grids, level, phase, positions))
             if values.size and np.abs(values).max() > MAX_LATENT:
                 raise BitstreamError("latents payload: a latent is out of range (damaged data)")
             grids[level].view(-1)[positions] = torch.from_numpy(values.astype(np.float64))

@@ -20,7 +20,9 @@ The codec header records which prior a file uses (:data:`PRIOR_NONE`,
 :data:`PRIOR_SHIPPED_NETWORKS` or the older :data:`PRIOR_SHIPPED`); a decoder rebuilds the
 same float32 values from the same file, so the decoded weights are ``prior + q * step`` bit
 for bit on both sides. Custom network shapes (no shipped prior) code their weights against
-zero, as before priors existed.
+zero, as before priors existed. A shape's signature (:func:`signature`) names the context
+model's positional inputs (``c32.32p``: header version 7), so the 17-input priors that version
+6 streams step from stay in the file beside them.
 
 File ``nmc/models/video_prior_v1.pt`` (``torch.load(weights_only=True)``)::
 
@@ -54,9 +56,10 @@ State = dict[str, torch.Tensor]
 
 
 def signature(spec: FrameSpec) -> str:
-    """The network shape of ``spec`` (frame size excluded): ``conv-L7-r1-h8-c8.8``."""
+    """The network shape of ``spec`` (frame size excluded): ``conv-L7-r1-h8-c32.32p`` (``p``:
+    a context model with positional inputs)."""
     hidden = ".".join(map(str, spec.synthesis.hidden))
-    context = ".".join(map(str, spec.context.hidden))
+    context = ".".join(map(str, spec.context.hidden)) + ("p" if spec.context.positional else "")
     return f"{spec.family}-L{spec.levels}-r{spec.synthesis.refine}-h{hidden}-c{context}"
 
 

@@ -48,8 +48,23 @@ def test_damaged_headers_raise_bitstream_error_only():
 @pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
-    with pytest.raises(BitstreamError, match=f"version {version} is not supported.*version 6"):
+    with pytest.raises(
+        BitstreamError, match=f"version {version} is not supported.*versions 6 and 7"
+    ):
         VideoHeader.from_bytes(old)
+
+
+def test_version_6_headers_read_as_context_models_without_positional_inputs():
+    """Version 7 added one byte after the context model's widths (its positional inputs);
+    a version-6 header is the same without it."""
+    header = _header()
+    data = header.to_bytes()
+    flag = len(FieldWriter().u8(1).u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
+    assert data[0] == 7 and data[-flag] == 1
+    old = bytes([6]) + data[1:-flag] + data[-flag + 1 :]
+    spec = VideoHeader.from_bytes(old).spec
+    assert spec.context == replace(header.spec.context, positional=False)
+    assert replace(VideoHeader.from_bytes(old), spec=header.spec) == header
 
 
 def test_unknown_prior_is_refused():

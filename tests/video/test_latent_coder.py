@@ -18,6 +18,7 @@ from nmc.video.context import (
     laplace_bits,
     latent_bits,
     level_context,
+    pass_positions,
     raster_visibility,
 )
 from nmc.video.latent_coder import read_latents, write_latents
@@ -31,8 +32,11 @@ from nmc.video.latents import (
 from nmc.video.network_coder import decode_networks, encode_networks
 
 
-def _context(seed: int = 0) -> ContextModel:
-    model = ContextModel(ContextArch((12, 12)))
+def _context(seed: int = 0, positional_levels: int = 0) -> ContextModel:
+    """A 12-12 context model; positional (phase and level inputs) for ``positional_levels``
+    levels when that is not 0."""
+    arch = ContextArch((12, 12), positional=positional_levels > 0)
+    model = ContextModel(arch, max(positional_levels, 1))
     generator = torch.Generator().manual_seed(seed)
     model.initialize(generator)
     with torch.no_grad():  # a non-trivial last layer, so laws vary with the context
@@ -107,6 +111,38 @@ def test_one_canvas_gives_the_bits_of_each_level_and_the_gradients(size):
         assert float(bits.detach()) == pytest.approx(each, rel=1e-5)
     bits.backward()
     assert all(float(g.grad.abs().sum()) > 0 for g in leaves)
+
+
+@pytest.mark.parametrize("size", [(27, 35, 4), (144, 176, 7)])
+def test_positional_model_sees_each_pass_and_round_trips(size):
+    """A positional context model (header version 7): the fit's canvas gives the bits of the
+    decoder's passes (each with its one-hot phase and level), the stream decodes exactly, and
+    the positional inputs change the laws."""
+    shapes = level_shapes(*size)
+    latents, model = _latents(shapes, seed=8), _context(2, positional_levels=len(shapes))
+    with torch.no_grad():
+        each = 0.0
+        for level, grid in enumerate(latents):
+            coarser = latents[level + 1] if level + 1 < len(latents) else None
+            context = level_context(grid, coarser)
+            phases = phase_map(*grid.shape).reshape(-1)
+            for phase in range(NUM_PHASES):
+                mine = torch.nonzero(phases == phase).reshape(-1)
+                rows = pass_positions(len(shapes), level, phase, len(mine), context)
+                laws = model(torch.cat([context[:, mine], rows]))
+                each += float(laplace_bits(grid.reshape(-1)[mine], *laws).sum())
+    leaves = [g.clone().requires_grad_(True) for g in latents]
+    bits = latent_bits(model, leaves, positional=True)
+    assert float(bits.detach()) == pytest.approx(each, rel=1e-5)
+    bits.backward()
+    assert all(float(g.grad.abs().sum()) > 0 for g in leaves)
+    coded = _encode(model, latents)
+    assert all(torch.equal(a, b) for a, b in zip(latents, _decode(coded, model, shapes)))
+    assert coded[2] == pytest.approx(each, rel=0.03)
+    with torch.no_grad():  # other weights on the level inputs give other laws
+        model.layers[0].weight[:, -len(shapes) :] += 1.0
+        moved = float(latent_bits(model, latents, positional=True))
+    assert moved != pytest.approx(each, rel=1e-3)
 
 
 def test_upsampling_matrices_are_torch_bicubic():

@@ -3,6 +3,7 @@ model of older streams, and the header's record of which prior a stream needs.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,17 @@ def test_default_shapes_have_a_prior_and_custom_ones_none(family):
     prior = shipped_prior(spec)
     assert prior is not None, f"nmc ships no prior for {signature(spec)}"
     assert all(n.startswith(("synthesis.", "context.")) for n in prior.networks)
-    # the residual context model that streams with header prior id 1 decode with
-    assert set(prior.residual_context) == {n for n in prior.networks if n.startswith("context.")}
     assert all(torch.isfinite(t).all() for t in prior.networks.values())
+    assert prior.residual_context is None  # nmc codes residual latents with the I frame's model
+    # Version-6 streams (context models without positional inputs) step from the prior of
+    # their shape, and those with header prior id 1 code residual latents with its residual
+    # context model: the file keeps both.
+    blind = replace(spec, context=replace(spec.context, positional=False))
+    legacy = shipped_prior(blind)
+    assert legacy is not None and signature(blind) != signature(spec)
+    assert set(legacy.residual_context) == {n for n in legacy.networks if "context." in n}
+    inputs = [p.networks["context.layers.0.weight"].shape[1] for p in (legacy, prior)]
+    assert inputs == [17, 17 + 4 + spec.levels]
     custom = config_for(family, synthesis=SynthesisArch((5,), 0)).frame_spec(144, 176)
     assert shipped_prior(custom) is None
 
