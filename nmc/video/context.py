@@ -55,9 +55,10 @@ class ContextArch:
 
 class ContextModel(nn.Module):
     """Context MLP ``inputs -> hidden... -> 2`` (``inputs`` = 17, or 17 + 4 + ``levels`` for a
-    positional model); parameters ``layers.{i}.weight`` / ``.bias``."""
+    positional model: the frame's level count is part of its shape, so callers always give it);
+    parameters ``layers.{i}.weight`` / ``.bias``."""
 
-    def __init__(self, arch: ContextArch, levels: int = 1) -> None:
+    def __init__(self, arch: ContextArch, levels: int) -> None:
         super().__init__()
         self.arch = arch
         self.levels = levels
