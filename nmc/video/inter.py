@@ -76,6 +76,11 @@ also tries a frame's steps, keeping the best under ``D + lambda R``. The fit ref
 to quarter pixels wherever that lowers the error at all; a step on a coarser grid costs fewer
 bits (the coder's adaptive contexts learn that the low bits of whole-pixel steps are zero),
 and at low rates the error it adds is worth less than the bits (docs/video.md § P frames)."""
+_WITHOUT_RESIDUAL = _RESIDUAL | _WEIGHTS
+"""What a P frame drops with its residual latents: a synthesis step only changes how they are
+rendered (``S(up(0)) - S(up(0))`` is 0 for any weights), so without them it is bits for
+nothing. Until session 20 the step was judged before the latents were dropped and could stay
+(bikes-pan q5: 2.6 kbit of steps in a 10-frame file without a residual latent)."""
 TRANSFORM_STEPS = (-3, 0, 3)
 """Quantizer step indexes (six per octave) around the lambda-derived one at which
 :func:`code_predicted` tries the transform residual (:mod:`nmc.video.transform`)."""
@@ -298,7 +303,8 @@ def code_predicted(
     """Round and code a fitted P frame (everything on CPU; ``model`` a CPU model).
 
     Each part (motion step, synthesis step, residual) is kept only if it pays for its bits
-    under ``D + lambda R``, tried greedily in that order; dropping all of them is a skip.
+    under ``D + lambda R``, tried greedily in that order (the synthesis step goes with the
+    residual latents: :data:`_WITHOUT_RESIDUAL`); dropping all of them is a skip.
     Then a transform residual of what the chosen frame (and the frame without its residual
     latents) still misses is tried at the :data:`TRANSFORM_STEPS` and kept if it pays.
     ``R`` is the ideal cost of the frame's symbols under the group's statistics plus the
@@ -349,11 +355,12 @@ def code_predicted(
     for part in (_MOTION, _WEIGHTS, _RESIDUAL):
         if not flags & part:
             continue
-        candidate = trial(flags & ~part)
+        dropped = _WITHOUT_RESIDUAL if part == _RESIDUAL else part
+        candidate = trial(flags & ~dropped)
         if part == _RESIDUAL:
             without_residual = candidate
         if candidate[0] <= best[0]:
-            flags, best = flags & ~part, candidate
+            flags, best = flags & ~dropped, candidate
     if flags & _RESIDUAL:  # then the two finest residual levels must pay for themselves
         for level in range(min(2, len(parts[_RESIDUAL]))):
             kept = parts[_RESIDUAL][level]
@@ -378,7 +385,7 @@ def code_predicted(
 
     try_transform(flags, best[2].frame)
     if flags & _RESIDUAL:  # a transform may code what the latent residual did, for less
-        try_transform(flags & ~_RESIDUAL, without_residual[2].frame)
+        try_transform(flags & ~_WITHOUT_RESIDUAL, without_residual[2].frame)
     _, coded, result = best
     return coded, result
 

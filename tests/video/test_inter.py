@@ -22,6 +22,7 @@ from nmc.video.format import FrameGroup, VideoHeader, unpack_groups
 from nmc.video.inter import (
     LatentSchedule,
     Reference,
+    code_predicted,
     max_frame_symbols,
     prune_vectors,
     round_steps,
@@ -188,6 +189,29 @@ def test_vectors_alone_leave_the_residual_to_the_transform(clip):
     video = decode(data)
     for t, trace in enumerate(traces):
         assert all(np.array_equal(a, b) for a, b in zip(video.frame(t), trace.planes))
+
+
+def test_a_synthesis_step_is_dropped_with_the_residual_latents(clip):
+    """A step that silences junk residual latents pays on its own (without it they would
+    render), but once the latents go it renders nothing: it must go with them."""
+    config = config_for("conv", 8)
+    model = config.frame_spec(clip.height, clip.width).build()
+    model.initialize(torch.Generator().manual_seed(0))
+    state = {n: p.detach() for n, p in model.named_parameters() if not n.startswith("latents.")}
+    frame = to_grid(*clip.frame(0))
+    rows, cols = block_grid(clip.height, clip.width, config.motion_block)
+    reference = Reference(frame, torch.zeros(rows, cols, 2, dtype=torch.int64),
+                          config.motion_block, state)  # fmt: skip
+    junk = [torch.zeros(g.shape) for g in model.latents]
+    junk[0][::3, ::3] = 9.0
+    last = "synthesis.mlp.1.weight"
+    step = {n: torch.zeros_like(t) for n, t in state.items() if n.startswith("synthesis.")}
+    step[last] = -state[last]  # the synthesis renders a constant: the junk adds nothing
+    weights = loss_weights(clip.height, clip.width)
+    fitted = (reference.vectors.float(), junk, step)
+    coded, result = code_predicted(model, reference, fitted, frame, weights, 1e-4, 2.0**-8)
+    assert coded.update == b"" and coded.bits["residual"] == 0 and not coded.kept_latents
+    assert torch.allclose(result.frame, frame, atol=1e-6)
 
 
 def test_latent_schedule_probes_after_dropped_latents():
