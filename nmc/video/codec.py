@@ -130,6 +130,7 @@ def describe(container: Container) -> dict[str, Any]:
             "synthesis": list(spec.synthesis.fields()),
             "context": list(spec.context.fields()),
             "context_positional": spec.context.positional,
+            "upsample_taps": spec.synthesis.upsample,
             "network_prior": PRIOR_NAMES[header.prior],
             "macs_per_pixel": spec.synthesis.macs_per_pixel(spec.levels),
             "width": spec.width,

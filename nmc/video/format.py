@@ -2,13 +2,15 @@
 
 Codec header (little-endian; ``uv`` = uvarint)::
 
-    version:u8 = 7   (6 is read too: it lacks context_inputs)
+    version:u8 = 8   (6 and 7 are read too: 6 lacks context_inputs, both lack upsample_taps)
     width:uv  height:uv  fps_num:uv  fps_den:uv  frames:uv  gop:uv
     family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
     context_count:uv  hidden:uv*
     context_inputs:u8 (version >= 7; 1 = the context model also takes each latent's decode
                    phase and level as one-hot inputs, 0 = the neighbourhood alone, as in 6)
+    upsample_taps:u8 (version >= 8; taps of the synthesis's learned 2x upsampling kernels,
+                   0 = each level upsampled by a fixed bicubic filter, as in 6 and 7)
     prior:u8      (version >= 3; 0 = none, 1 = nmc's shipped prior with its residual context
                    model, 2 = the shipped prior's networks only: nmc.video.prior)
     motion_block:u8  (version >= 5; log2 of the motion block side in luma pixels, 3..6)
@@ -33,7 +35,8 @@ I frame without decoding what precedes it. Versions 1 and 2 (a chunk per frame, 
 (P-frame motion coded with one Laplace scale per frame), 4 (a stream per part and frame) and
 5 (P frames without a transform residual: their flags are one bin shorter) are refused with
 a :class:`BitstreamError` that names the versions this nmc reads; version 6 streams (context
-models without positional inputs) decode as they always did.
+models without positional inputs) and version 7 streams (fixed bicubic upsampling) decode as
+they always did.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ from nmc.video.frame_model import FrameSpec
 from nmc.video.motion import BLOCK_SIZES
 from nmc.video.prior import PRIOR_NAMES
 
-HEADER_VERSION = 7
-_READABLE_VERSIONS = (6, 7)
+HEADER_VERSION = 8
+_READABLE_VERSIONS = (6, 7, 8)
 INTRA, PREDICTED = "IFRM", "PFRM"
 FRAMES = "FRMS"
 _MAX_SIDE = 1 << 15
@@ -89,7 +92,7 @@ class VideoHeader:
         if version not in _READABLE_VERSIONS:
             raise BitstreamError(
                 f"video codec header version {version} is not supported: this nmc reads "
-                f"versions 6 and {HEADER_VERSION} (latent-grid frames in groups, one "
+                f"versions 6 to {HEADER_VERSION} (latent-grid frames in groups, one "
                 "entropy-coded stream per group); re-encode the source"
             )
         width = src.bounded_uvarint(_MAX_SIDE, "width")
@@ -106,7 +109,7 @@ class VideoHeader:
             raise BitstreamError(
                 f"video codec header: {width}x{height} exceeds {_MAX_PIXELS} pixels"
             )
-        spec = FrameSpec.read(src, height, width, positional_flag=version >= 7)
+        spec = FrameSpec.read(src, height, width, version)
         prior = src.u8()
         if prior >= len(PRIOR_NAMES):
             raise BitstreamError(f"video codec header: unknown network prior id {prior}")

@@ -19,10 +19,9 @@ from torch.func import functional_call
 
 from nmc.bitstream import FieldReader, FieldWriter
 from nmc.errors import BitstreamError
-from nmc.media import chroma_size
 from nmc.video.context import ContextArch, ContextModel, latent_bits
-from nmc.video.latents import MAX_LEVELS, level_shapes, upsample_levels
-from nmc.video.synthesis import Synthesis, SynthesisArch
+from nmc.video.latents import MAX_LEVELS, level_shapes
+from nmc.video.synthesis import UPSAMPLE_TAPS, Synthesis, SynthesisArch
 
 FAMILIES = ("mlp", "conv")
 LATENT = "latents."
@@ -59,35 +58,39 @@ class FrameSpec:
         return sum(p.numel() for n, p in model.named_parameters() if not n.startswith(LATENT))
 
     def write(self, out: FieldWriter) -> None:
-        """Append family, levels, layer sizes and the context model's positional flag to a
-        codec header."""
+        """Append family, levels, layer sizes, the context model's positional flag and the
+        upsampling kernels' taps to a codec header."""
         out.u8(FAMILIES.index(self.family)).uvarint(self.levels)
         for fields in (self.synthesis.fields(), self.context.fields()):
             out.uvarint(len(fields))
             for value in fields:
                 out.uvarint(value)
-        out.u8(int(self.context.positional))
+        out.u8(int(self.context.positional)).u8(self.synthesis.upsample)
 
     @staticmethod
-    def read(src: FieldReader, height: int, width: int, positional_flag: bool = True) -> FrameSpec:
-        """The spec :meth:`write` wrote; ``positional_flag`` False reads headers written before
-        the flag existed (video header version 6: a context model without positional
-        inputs)."""
+    def read(src: FieldReader, height: int, width: int, version: int) -> FrameSpec:
+        """The spec :meth:`write` wrote into a video header of ``version``: version 6 lacks the
+        positional flag (a context model without positional inputs), 6 and 7 lack the taps
+        (fixed bicubic upsampling)."""
         family_id = src.u8()
         if family_id >= len(FAMILIES):
             raise BitstreamError(f"{src.what}: unknown network family id {family_id}")
         levels = src.bounded_uvarint(MAX_LEVELS, "latent levels")
         synthesis = _read_sizes(src, "synthesis")
         context = _read_sizes(src, "context")
-        positional = src.u8() if positional_flag else 0
+        positional = src.u8() if version >= 7 else 0
         if positional > 1:
             raise BitstreamError(f"{src.what}: unknown context model inputs {positional}")
+        upsample = src.u8() if version >= 8 else 0
+        if upsample not in UPSAMPLE_TAPS:
+            raise BitstreamError(f"{src.what}: unsupported upsampling kernel taps {upsample}")
         if levels < 1 or len(synthesis) < 1 or synthesis[0] > _MAX_REFINE:
             raise BitstreamError(f"{src.what}: latent levels or synthesis refine out of range")
         if min(synthesis[1:] + context, default=1) < 1:
             raise BitstreamError(f"{src.what}: layer widths must be positive")
         spec = FrameSpec(
-            FAMILIES[family_id], levels, SynthesisArch(tuple(synthesis[1:]), synthesis[0]),
+            FAMILIES[family_id], levels,
+            SynthesisArch(tuple(synthesis[1:]), synthesis[0], upsample),
             ContextArch(tuple(context), bool(positional)), height, width,
         )  # fmt: skip
         if spec.network_parameters() > MAX_PARAMETERS:
@@ -141,9 +144,8 @@ def level_state(latents: list[torch.Tensor]) -> State:
 def render_state(model: FrameModel, state: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Render float32 ``[6, Hc, Wc]`` (samples ``value / 255 - 0.5``) from a full state_dict
     (``model``'s own parameters are not used)."""
-    hc, wc = chroma_size(model.height, model.width)
-    features = upsample_levels(level_list(state, model.spec.levels), (2 * hc, 2 * wc))
-    return functional_call(model.synthesis, module_state(state, "synthesis."), (features,))
+    latents = level_list(state, model.spec.levels)
+    return functional_call(model.synthesis, module_state(state, "synthesis."), (latents,))
 
 
 def context_bits(

@@ -45,7 +45,7 @@ from nmc.video.fit import LATENT_GAIN, FitSettings, optimize, relax, relax_laten
 from nmc.video.frame_model import FrameModel, FrameSpec, context_bits, module_state
 from nmc.video.intra import context_module
 from nmc.video.latent_coder import read_latents, write_latents
-from nmc.video.latents import MAX_LATENT, MAX_LEVELS, upsample_levels
+from nmc.video.latents import MAX_LATENT, MAX_LEVELS
 from nmc.video.motion import (
     MAX_VECTOR,
     block_grid,
@@ -198,11 +198,10 @@ def zero_vectors(height: int, width: int, block: int) -> torch.Tensor:
 
 def residual(model: FrameModel, state: Mapping[str, torch.Tensor], latents: list) -> torch.Tensor:
     """``S(up(latents)) - S(up(0))``: ``[6, Hc, Wc]``, exactly 0 for all-zero latents."""
-    hc, wc = chroma_size(model.height, model.width)
     weights = module_state(state, SYNTHESIS)
-    features = upsample_levels(latents, (2 * hc, 2 * wc))
-    out = functional_call(model.synthesis, weights, (features,))
-    return out - functional_call(model.synthesis, weights, (torch.zeros_like(features),))
+    out = functional_call(model.synthesis, weights, (list(latents),))
+    zeros = [torch.zeros_like(grid) for grid in latents]
+    return out - functional_call(model.synthesis, weights, (zeros,))
 
 
 def render_predicted(

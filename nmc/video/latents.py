@@ -3,8 +3,9 @@
 A frame's latents are ``L`` single-channel integer grids; level ``l`` is
 ``ceil(H2 / 2^l) x ceil(W2 / 2^l)`` where ``H2 x W2`` is the luma size rounded up to even
 (the 4:2:0 chroma grid times two). Level 0 carries the finest detail, the last level the
-coarsest. Every level is upsampled to ``H2 x W2`` by a fixed bicubic filter, giving the
-synthesis an ``[L, H2, W2]`` input.
+coarsest. Every level is upsampled to ``H2 x W2``, giving the synthesis an ``[L, H2, W2]``
+input: by successive 2x upsamplings with learned kernels (:func:`learned_upsample`, header
+version 8), or by one fixed bicubic filter per level (:func:`upsample_levels`, versions 6-7).
 
 Decode order: coarsest level first; inside a level, four phases of a 2x2 pattern,
 ``(0, 0)``, ``(1, 1)``, ``(0, 1)``, ``(1, 0)`` (row parity, column parity), each decoded in one
@@ -54,6 +55,58 @@ def upsample_levels(latents: list[torch.Tensor], size: tuple[int, int]) -> torch
             cols = bicubic_matrix(grid.shape[1], size[1]).to(grid)
             grid = rows @ grid @ cols.T
         planes.append(grid)
+    return torch.stack(planes)[None]
+
+
+def bicubic_kernel(taps: int) -> torch.Tensor:
+    """float32 ``[taps]``: the learned 2x upsampling kernel that equals torch's bicubic one
+    (``a = -0.75``), zero-padded to ``taps`` (even, >= 4) taps; tap ``j`` sits at offset
+    ``j - taps // 2 + 1`` (see :func:`upsample_2x_matrix`)."""
+    kernel = torch.zeros(taps)
+    kernel[taps // 2 - 2 : taps // 2 + 2] = torch.tensor(
+        [-0.10546875, 0.87890625, 0.26171875, -0.03515625]
+    )
+    return kernel
+
+
+@functools.lru_cache(maxsize=64)
+def _taps_of_2x(taps: int, length: int, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """int64 ``([target * taps], [target * taps])``: for every tap of every output sample of a
+    2x upsampling, its flat position ``output * length + input`` in the ``[target, length]``
+    matrix and its tap index.
+
+    Output ``2i + 1`` reads inputs ``i + o_j`` and output ``2i`` reads ``i - o_j`` (``o_j =
+    j - taps // 2 + 1``, indices clamped to the signal): the two phases of a 2x upsampling are
+    mirror images, as in the bicubic filter. Cached: do not modify."""
+    outputs = torch.arange(target)[:, None]
+    offsets = torch.arange(taps)[None, :] - taps // 2 + 1
+    sign = torch.where(outputs % 2 == 1, 1, -1)
+    sources = (outputs // 2 + sign * offsets).clamp(0, length - 1)
+    return (outputs * length + sources).reshape(-1), torch.arange(taps).repeat(target)
+
+
+def upsample_2x_matrix(kernel: torch.Tensor, length: int, target: int) -> torch.Tensor:
+    """``[target, length]`` (``target`` in ``{2 length - 1, 2 length}``): the 2x upsampling by
+    ``kernel`` ``[taps]`` as a matrix, differentiable in ``kernel`` (taps that land on the same
+    clamped input add up)."""
+    flat, tap = _taps_of_2x(kernel.numel(), length, target)
+    matrix = kernel.new_zeros(target * length).index_add(0, flat.to(kernel.device), kernel[tap])
+    return matrix.view(target, length)
+
+
+def learned_upsample(latents: list[torch.Tensor], kernels: torch.Tensor) -> torch.Tensor:
+    """Stack the levels, each brought to level 0's size by successive 2x upsamplings:
+    float ``[1, L, H2, W2]``. ``kernels`` ``[L - 1, taps]``: row ``s - 1`` upsamples level
+    ``s``'s size to level ``s - 1``'s, shared by every level that passes through it."""
+    sizes = [tuple(g.shape) for g in latents]
+    planes = [latents[0]]
+    rows = cols = None
+    for level in range(1, len(latents)):
+        stage_rows = upsample_2x_matrix(kernels[level - 1], sizes[level][0], sizes[level - 1][0])
+        stage_cols = upsample_2x_matrix(kernels[level - 1], sizes[level][1], sizes[level - 1][1])
+        rows = stage_rows if rows is None else rows @ stage_rows
+        cols = stage_cols if cols is None else cols @ stage_cols
+        planes.append(rows @ latents[level] @ cols.T)
     return torch.stack(planes)[None]
 
 

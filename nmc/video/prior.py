@@ -60,7 +60,8 @@ def signature(spec: FrameSpec) -> str:
     a context model with positional inputs)."""
     hidden = ".".join(map(str, spec.synthesis.hidden))
     context = ".".join(map(str, spec.context.hidden)) + ("p" if spec.context.positional else "")
-    return f"{spec.family}-L{spec.levels}-r{spec.synthesis.refine}-h{hidden}-c{context}"
+    upsample = f"-u{spec.synthesis.upsample}" if spec.synthesis.upsample else ""
+    return f"{spec.family}-L{spec.levels}-r{spec.synthesis.refine}-h{hidden}{upsample}-c{context}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Synthesis networks: upsampled latents ``[1, L, H2, W2]`` -> the frame's 4:2:0 samples.
+"""Synthesis networks: latent grids -> upsampled ``[1, L, H2, W2]`` -> the frame's 4:2:0 samples.
+
+Each latent level is first brought to the frame's size: by successive 2x upsamplings with
+learned kernels (``upsample`` taps per kernel, one kernel per 2x stage, shared by the levels that
+pass through it: :func:`nmc.video.latents.learned_upsample`; header version 8), or, in the shapes
+of streams up to version 7 (``upsample`` 0), by one fixed bicubic upsampling per level.
 
 Both families start with a per-pixel MLP (1x1 convolutions, ReLU) to three full-resolution
 planes (Y, Cb, Cr); the ``conv`` family then refines them with linear residual 3x3
@@ -19,6 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nmc.video.latents import bicubic_kernel, learned_upsample, upsample_levels
+
+UPSAMPLE_TAPS = (0, 4, 6, 8, 10, 12, 14, 16)
+"""The kernel sizes a header may name (0: fixed bicubic upsampling)."""
+
 
 @dataclass(frozen=True)
 class SynthesisArch:
@@ -28,10 +38,13 @@ class SynthesisArch:
         hidden: widths of the hidden 1x1 layers.
         refine: number of residual 3x3 layers on the three output planes (``conv`` family > 0,
             ``mlp`` family 0).
+        upsample: taps of the learned 2x upsampling kernels (even, 4..16), or 0 for the fixed
+            bicubic upsampling of streams up to header version 7.
     """
 
     hidden: tuple[int, ...] = (8,)
     refine: int = 1
+    upsample: int = 0
 
     def fields(self) -> tuple[int, ...]:
         return (self.refine, *self.hidden)
@@ -44,7 +57,7 @@ class SynthesisArch:
 
 class Synthesis(nn.Module):
     """Parameters: ``mlp.{i}.weight`` ``[out, in, 1, 1]`` / ``.bias``, ``refine.{k}.weight``
-    ``[3, 3, 3, 3]`` / ``.bias``."""
+    ``[3, 3, 3, 3]`` / ``.bias``, ``upsample`` ``[L - 1, taps]`` (with learned upsampling)."""
 
     def __init__(self, arch: SynthesisArch, levels: int) -> None:
         super().__init__()
@@ -52,9 +65,12 @@ class Synthesis(nn.Module):
         sizes = (levels, *arch.hidden, 3)
         self.mlp = nn.ModuleList(nn.Conv2d(a, b, 1) for a, b in zip(sizes[:-1], sizes[1:]))
         self.refine = nn.ModuleList(nn.Conv2d(3, 3, 3, padding=1) for _ in range(arch.refine))
+        if arch.upsample:
+            self.upsample = nn.Parameter(torch.empty(levels - 1, arch.upsample))
 
     def initialize(self, generator: torch.Generator) -> None:
-        """1x1 layers uniform in ``±1/sqrt(fan_in)``, output bias 0; refine layers 0 (identity)."""
+        """1x1 layers uniform in ``±1/sqrt(fan_in)``, output bias 0; refine layers 0 (identity);
+        upsampling kernels bicubic."""
         with torch.no_grad():
             for layer in self.mlp:
                 bound = 1.0 / math.sqrt(layer.weight[0].numel())
@@ -64,10 +80,16 @@ class Synthesis(nn.Module):
             for layer in self.refine:
                 layer.weight.zero_()
                 layer.bias.zero_()
+            if self.arch.upsample:
+                self.upsample.copy_(bicubic_kernel(self.arch.upsample).expand_as(self.upsample))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """``features`` ``[1, L, H2, W2]`` (even sizes) -> float32 ``[6, H2/2, W2/2]``."""
-        x = features
+    def forward(self, latents: list[torch.Tensor]) -> torch.Tensor:
+        """``latents`` ``[h_l, w_l]`` finest first (level 0 ``H2 x W2``, even sizes) -> float32
+        ``[6, H2/2, W2/2]``."""
+        if self.arch.upsample:
+            x = learned_upsample(latents, self.upsample)
+        else:
+            x = upsample_levels(latents, tuple(latents[0].shape))
         for layer in self.mlp[:-1]:
             x = F.relu(layer(x))
         x = self.mlp[-1](x)

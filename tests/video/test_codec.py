@@ -41,6 +41,7 @@ def test_bitstream_round_trip_and_describe(encoded):
     info = codec.describe(container)["video"]
     assert info["family"] == family and info["groups"] == 2 and info["motion_block"] == 32
     assert info["network_bits"] > 0 and info["stream_bits"] > 0
+    assert info["upsample_taps"] == header.spec.synthesis.upsample == 8
 
 
 def test_seek_matches_sequential_decode(encoded):

@@ -49,22 +49,36 @@ def test_damaged_headers_raise_bitstream_error_only():
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
     with pytest.raises(
-        BitstreamError, match=f"version {version} is not supported.*versions 6 and 7"
+        BitstreamError, match=f"version {version} is not supported.*versions 6 to 8"
     ):
         VideoHeader.from_bytes(old)
 
 
-def test_version_6_headers_read_as_context_models_without_positional_inputs():
-    """Version 7 added one byte after the context model's widths (its positional inputs);
-    a version-6 header is the same without it."""
+def test_version_6_and_7_headers_read_as_the_shapes_of_their_time():
+    """Version 7 added one byte after the context model's widths (its positional inputs) and
+    version 8 one after it (the upsampling kernels' taps); older headers are the same without
+    them, and their upsampling is the fixed bicubic one."""
     header = _header()
     data = header.to_bytes()
-    flag = len(FieldWriter().u8(1).u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
-    assert data[0] == 7 and data[-flag] == 1
-    old = bytes([6]) + data[1:-flag] + data[-flag + 1 :]
-    spec = VideoHeader.from_bytes(old).spec
+    tail = len(FieldWriter().u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
+    flags = slice(-tail - 2, -tail)
+    assert data[0] == 8 and data[flags] == bytes([1, header.spec.synthesis.upsample]) != b"\1\0"
+    bicubic = replace(header.spec.synthesis, upsample=0)
+    seven = bytes([7]) + data[1 : -tail - 1] + data[-tail:]
+    assert VideoHeader.from_bytes(seven).spec == replace(header.spec, synthesis=bicubic)
+    six = bytes([6]) + data[1 : -tail - 2] + data[-tail:]
+    spec = VideoHeader.from_bytes(six).spec
     assert spec.context == replace(header.spec.context, positional=False)
-    assert replace(VideoHeader.from_bytes(old), spec=header.spec) == header
+    assert spec.synthesis == bicubic
+    assert replace(VideoHeader.from_bytes(six), spec=header.spec) == header
+
+
+def test_unknown_upsampling_taps_are_refused():
+    data = bytearray(_header().to_bytes())
+    tail = len(FieldWriter().u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
+    data[-tail - 1] = 5
+    with pytest.raises(BitstreamError, match="upsampling kernel taps 5"):
+        VideoHeader.from_bytes(bytes(data))
 
 
 def test_unknown_prior_is_refused():

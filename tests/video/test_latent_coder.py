@@ -24,6 +24,8 @@ from nmc.video.context import (
 from nmc.video.latent_coder import read_latents, write_latents
 from nmc.video.latents import (
     NUM_PHASES,
+    bicubic_kernel,
+    learned_upsample,
     level_shapes,
     neighbour_visibility,
     phase_map,
@@ -153,6 +155,23 @@ def test_upsampling_matrices_are_torch_bicubic():
         for g in latents
     ], dim=1)  # fmt: skip
     assert torch.allclose(upsample_levels(latents, size), expected, atol=1e-5)
+
+
+def test_learned_upsampling_starts_bicubic_and_learns_per_stage():
+    """With bicubic kernels a 2x stage is torch's bicubic 2x upsampling; coarser levels pass
+    through every finer stage, so a kernel moves the levels that use it, and only those."""
+    latents = _latents(level_shapes(27, 35, 4), seed=7)  # 28x36, 14x18, 7x9, 4x5
+    kernels = bicubic_kernel(8).repeat(3, 1).requires_grad_(True)
+    planes = learned_upsample(latents, kernels)
+    assert planes.shape == (1, 4, 28, 36)
+    assert torch.equal(planes[0, 0], latents[0])
+    level_1 = F.interpolate(latents[1][None, None], scale_factor=2, mode="bicubic",
+                            align_corners=False)[0, 0]  # fmt: skip
+    assert torch.allclose(planes[0, 1], level_1, atol=1e-5)
+    planes[0, 2].sum().backward()  # level 2 passes through stages 2 and 1, not 3
+    assert kernels.grad[:2].abs().sum(dim=1).min() > 0 and kernels.grad[2].abs().sum() == 0
+    constant = learned_upsample([torch.full(s, 3.0) for s in level_shapes(27, 35, 4)], kernels)
+    assert torch.allclose(constant, torch.full_like(constant, 3.0))  # bicubic sums to one
 
 
 def test_context_is_causal_in_decode_order():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nmc.errors import BitstreamError
-from nmc.video import VideoDecoder, config_for, encode_video
+from nmc.video import Video, VideoDecoder, config_for, encode_video
 from nmc.video import prior as prior_module
 from nmc.video.context import ContextArch
 from nmc.video.prior import (
@@ -29,6 +29,10 @@ ONE_FRAME = {"intra_steps": FAST["intra_steps"], "steps": FAST["steps"]}
 # shipped residual context model): carphone frames 0, 20, 40 cropped to 37 x 51, conv q4, gop 3,
 # a P frame that keeps residual latents; and the planes that nmc decoded from it.
 LEGACY = Path(__file__).parent / "data" / "header6_prior1_conv_q4"
+# Written by nmc in session 19 (header version 7: fixed bicubic upsampling of the latents):
+# carphone frames 0, 20, 40 cropped to 37 x 51, mlp q6, gop 3 (I, P, and a scene-cut I frame);
+# and the planes that nmc decoded from it.
+VERSION_7 = Path(__file__).parent / "data" / "header7_prior2_mlp_q6"
 
 
 @pytest.mark.parametrize("family", ["conv", "mlp"])
@@ -42,12 +46,17 @@ def test_default_shapes_have_a_prior_and_custom_ones_none(family):
     # Version-6 streams (context models without positional inputs) step from the prior of
     # their shape, and those with header prior id 1 code residual latents with its residual
     # context model: the file keeps both.
-    blind = replace(spec, context=replace(spec.context, positional=False))
+    blind = replace(spec, context=replace(spec.context, positional=False),
+                    synthesis=replace(spec.synthesis, upsample=0))  # fmt: skip
     legacy = shipped_prior(blind)
     assert legacy is not None and signature(blind) != signature(spec)
     assert set(legacy.residual_context) == {n for n in legacy.networks if "context." in n}
     inputs = [p.networks["context.layers.0.weight"].shape[1] for p in (legacy, prior)]
     assert inputs == [17, 17 + 4 + spec.levels]
+    # Version-7 streams (fixed bicubic upsampling) step from the prior of their shape.
+    assert spec.synthesis.upsample > 0 and prior.networks["synthesis.upsample"].ndim == 2
+    bicubic = replace(spec, synthesis=replace(spec.synthesis, upsample=0))
+    assert "synthesis.upsample" not in shipped_prior(bicubic).networks
     custom = config_for(family, synthesis=SynthesisArch((5,), 0)).frame_spec(144, 176)
     assert shipped_prior(custom) is None
 
@@ -80,7 +89,8 @@ def test_stream_needing_a_missing_prior_is_refused(clip, monkeypatch, tmp_path: 
 def test_earlier_default_shapes_keep_their_prior(family):
     """Streams of nmc versions whose default context model was 17 -> 8 -> 8 -> 2 name that
     shape's prior: the file still ships it, so they still decode."""
-    spec = config_for(family, context=ContextArch((8, 8))).frame_spec(144, 176)
+    bicubic = replace(config_for(family).synthesis, upsample=0)
+    spec = config_for(family, context=ContextArch((8, 8)), synthesis=bicubic).frame_spec(144, 176)
     assert shipped_prior(spec) is not None, f"nmc no longer ships {signature(spec)}"
 
 
@@ -91,13 +101,7 @@ def test_streams_with_the_residual_context_model_still_decode(monkeypatch):
     data = LEGACY.with_suffix(".nmc").read_bytes()
     decoder = VideoDecoder(data)
     assert decoder.header.prior == PRIOR_SHIPPED
-    video = decoder.read()
-    expected = np.load(LEGACY.with_name(LEGACY.name + "_decoded.npz"))
-    for name in ("y", "u", "v"):
-        # the latents decode exactly (float64 laws); the float32 synthesis on another CPU
-        # may round a few samples the other way
-        difference = np.abs(getattr(video, name).astype(int) - expected[name])
-        assert difference.max() <= 1 and (difference > 0).mean() < 0.01, name
+    _assert_decodes_as_recorded(decoder.read(), LEGACY)
     as_today = prior_module.prior_for_stream
     monkeypatch.setattr(
         "nmc.video.decoder.prior_for_stream",
@@ -105,3 +109,22 @@ def test_streams_with_the_residual_context_model_still_decode(monkeypatch):
     )
     with pytest.raises(BitstreamError):
         VideoDecoder(data).read()
+
+
+def test_version_7_streams_still_decode():
+    """Version 7 upsampled each latent level by a fixed bicubic filter and stepped from the
+    prior of that shape: both stay, and the stream decodes as it did."""
+    decoder = VideoDecoder(VERSION_7.with_suffix(".nmc").read_bytes())
+    assert decoder.header.spec.synthesis.upsample == 0
+    assert decoder.header.spec.synthesis != config_for("mlp").synthesis
+    _assert_decodes_as_recorded(decoder.read(), VERSION_7)
+
+
+def _assert_decodes_as_recorded(video: Video, path: Path) -> None:
+    """``video`` equals the planes recorded beside the stream ``path``: the latents decode
+    exactly (float64 laws); the float32 synthesis on another CPU may round a few samples the
+    other way."""
+    expected = np.load(path.with_name(path.name + "_decoded.npz"))
+    for name in ("y", "u", "v"):
+        difference = np.abs(getattr(video, name).astype(int) - expected[name])
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.01, name
