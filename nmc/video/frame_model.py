@@ -21,7 +21,7 @@ from nmc.bitstream import FieldReader, FieldWriter
 from nmc.errors import BitstreamError
 from nmc.video.context import ContextArch, ContextModel, latent_bits
 from nmc.video.latents import MAX_LEVELS, level_shapes
-from nmc.video.synthesis import UPSAMPLE_TAPS, Synthesis, SynthesisArch
+from nmc.video.synthesis import UPSAMPLE_TAPS, Synthesis, SynthesisArch, synthesis_input
 
 FAMILIES = ("mlp", "conv")
 LATENT = "latents."
@@ -144,8 +144,10 @@ def level_state(latents: list[torch.Tensor]) -> State:
 def render_state(model: FrameModel, state: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Render float32 ``[6, Hc, Wc]`` (samples ``value / 255 - 0.5``) from a full state_dict
     (``model``'s own parameters are not used)."""
+    weights = module_state(state, "synthesis.")
     latents = level_list(state, model.spec.levels)
-    return functional_call(model.synthesis, module_state(state, "synthesis."), (latents,))
+    features = synthesis_input(model.spec.synthesis, latents, weights)
+    return functional_call(model.synthesis, weights, (features,))
 
 
 def context_bits(

@@ -57,6 +57,7 @@ from nmc.video.motion import (
 )
 from nmc.video.motion_coder import MAX_SYMBOLS_PER_VALUE, read_motion, write_motion
 from nmc.video.render import torch_threads
+from nmc.video.synthesis import synthesis_input
 from nmc.video.transform import MAX_STEP_INDEX, TransformResidual, quantize, start_index
 from nmc.video.transform import block_grid as transform_grid
 from nmc.video.transform import render as render_transform
@@ -199,9 +200,9 @@ def zero_vectors(height: int, width: int, block: int) -> torch.Tensor:
 def residual(model: FrameModel, state: Mapping[str, torch.Tensor], latents: list) -> torch.Tensor:
     """``S(up(latents)) - S(up(0))``: ``[6, Hc, Wc]``, exactly 0 for all-zero latents."""
     weights = module_state(state, SYNTHESIS)
-    out = functional_call(model.synthesis, weights, (list(latents),))
-    zeros = [torch.zeros_like(grid) for grid in latents]
-    return out - functional_call(model.synthesis, weights, (zeros,))
+    features = synthesis_input(model.spec.synthesis, latents, weights)
+    out = functional_call(model.synthesis, weights, (features,))
+    return out - functional_call(model.synthesis, weights, (torch.zeros_like(features),))
 
 
 def render_predicted(

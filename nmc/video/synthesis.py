@@ -1,9 +1,11 @@
-"""Synthesis networks: latent grids -> upsampled ``[1, L, H2, W2]`` -> the frame's 4:2:0 samples.
+"""Synthesis networks: upsampled latents ``[1, L, H2, W2]`` -> the frame's 4:2:0 samples.
 
-Each latent level is first brought to the frame's size: by successive 2x upsamplings with
-learned kernels (``upsample`` taps per kernel, one kernel per 2x stage, shared by the levels that
-pass through it: :func:`nmc.video.latents.learned_upsample`; header version 8), or, in the shapes
-of streams up to version 7 (``upsample`` 0), by one fixed bicubic upsampling per level.
+Each latent level is first brought to the frame's size (:func:`synthesis_input`): by
+successive 2x upsamplings with learned kernels (``upsample`` taps per kernel, one kernel per 2x
+stage, shared by the levels that pass through it: :func:`nmc.video.latents.learned_upsample`;
+header version 8), or, in the shapes of streams up to version 7 (``upsample`` 0), by one fixed
+bicubic upsampling per level. The kernels are the synthesis's parameter ``upsample`` (coded and
+stepped with its other weights), read from its state by :func:`synthesis_input`.
 
 Both families start with a per-pixel MLP (1x1 convolutions, ReLU) to three full-resolution
 planes (Y, Cb, Cr); the ``conv`` family then refines them with linear residual 3x3
@@ -18,6 +20,7 @@ Cost per luma pixel: ``sum(fan_in * fan_out)`` of the 1x1 layers plus 81 per ref
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -83,13 +86,10 @@ class Synthesis(nn.Module):
             if self.arch.upsample:
                 self.upsample.copy_(bicubic_kernel(self.arch.upsample).expand_as(self.upsample))
 
-    def forward(self, latents: list[torch.Tensor]) -> torch.Tensor:
-        """``latents`` ``[h_l, w_l]`` finest first (level 0 ``H2 x W2``, even sizes) -> float32
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``features`` ``[1, L, H2, W2]`` (even sizes; :func:`synthesis_input`) -> float32
         ``[6, H2/2, W2/2]``."""
-        if self.arch.upsample:
-            x = learned_upsample(latents, self.upsample)
-        else:
-            x = upsample_levels(latents, tuple(latents[0].shape))
+        x = features
         for layer in self.mlp[:-1]:
             x = F.relu(layer(x))
         x = self.mlp[-1](x)
@@ -98,3 +98,15 @@ class Synthesis(nn.Module):
         luma = F.pixel_unshuffle(x[:, :1], 2)
         chroma = F.avg_pool2d(x[:, 1:], 2)
         return torch.cat([luma, chroma], dim=1)[0]
+
+
+def synthesis_input(
+    arch: SynthesisArch, latents: list[torch.Tensor], weights: Mapping[str, torch.Tensor]
+) -> torch.Tensor:
+    """The synthesis's input ``[1, L, H2, W2]``: each of ``latents`` (``[h_l, w_l]``, finest
+    first, level 0 ``H2 x W2``) upsampled to level 0's size, by the learned kernels
+    ``weights["upsample"]`` (a synthesis state, named as the module names its parameters) or,
+    where ``arch.upsample`` is 0, by the fixed bicubic filter."""
+    if arch.upsample:
+        return learned_upsample(latents, weights["upsample"])
+    return upsample_levels(latents, tuple(latents[0].shape))
