@@ -18,6 +18,9 @@ from nmc.video.frame_model import FrameSpec
 from nmc.video.prior import PRIOR_SHIPPED
 from nmc.video.synthesis import SynthesisArch
 
+# Bytes of a header after its prior byte: motion block, quality, pixel format, start frame.
+_TAIL = len(FieldWriter().u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
+
 
 def _header(family: str = "conv") -> VideoHeader:
     spec = config_for(family, 4).frame_spec(144, 176)
@@ -60,7 +63,7 @@ def test_version_6_and_7_headers_read_as_the_shapes_of_their_time():
     them, and their upsampling is the fixed bicubic one."""
     header = _header()
     data = header.to_bytes()
-    tail = len(FieldWriter().u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
+    tail = _TAIL + 1  # and the prior byte
     flags = slice(-tail - 2, -tail)
     assert data[0] == 8 and data[flags] == bytes([1, header.spec.synthesis.upsample]) != b"\1\0"
     bicubic = replace(header.spec.synthesis, upsample=0)
@@ -75,20 +78,18 @@ def test_version_6_and_7_headers_read_as_the_shapes_of_their_time():
 
 def test_unknown_upsampling_taps_are_refused():
     data = bytearray(_header().to_bytes())
-    tail = len(FieldWriter().u8(0).u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
-    data[-tail - 1] = 5
+    data[-_TAIL - 2] = 5  # the taps, before the prior byte
     with pytest.raises(BitstreamError, match="upsampling kernel taps 5"):
         VideoHeader.from_bytes(bytes(data))
 
 
 def test_unknown_prior_is_refused():
     data = bytearray(replace(_header(), prior=PRIOR_SHIPPED).to_bytes())
-    tail = len(FieldWriter().u8(4).u8(4).text("yuv420p").uvarint(5).getvalue())
-    data[-tail - 1] = 9
+    data[-_TAIL - 1] = 9
     with pytest.raises(BitstreamError, match="unknown network prior id 9"):
         VideoHeader.from_bytes(bytes(data))
-    data[-tail - 1] = PRIOR_SHIPPED
-    data[-tail] = 7  # a motion block of 128 pixels
+    data[-_TAIL - 1] = PRIOR_SHIPPED
+    data[-_TAIL] = 7  # a motion block of 128 pixels
     with pytest.raises(BitstreamError, match="motion block 128 not supported"):
         VideoHeader.from_bytes(bytes(data))
 
