@@ -2,9 +2,11 @@
 
 For each family, the default synthesis and context model are fitted *jointly* on real frames
 that no benchmark or test codes: every frame has its own latents, the networks are shared, and
-each frame is weighted by one rate weight of the quality ladder, so the prior serves every
-quality. The loss is each frame's own I-frame objective (6:1:1 MSE + lambda * latent bits /
-pixels, relaxed rounding annealed as in :mod:`nmc.video.fit`), summed over frames. An encoder
+each frame is weighted by one rate weight of the quality ladder. A shape has one prior for
+each half of the ladder (``--rates low,high``: qualities 1-4 and 5-8, video header version 9),
+and the whole-ladder prior (``--rates all``) that version 6-8 streams step from. The loss is
+each frame's own I-frame objective (6:1:1 MSE + lambda * latent bits / pixels, relaxed
+rounding annealed as in :mod:`nmc.video.fit`), summed over frames. An encoder
 then starts every I frame from the prior and codes only its difference to it
 (:mod:`nmc.video.prior`).
 
@@ -17,14 +19,15 @@ id 1) code their P frames' residual latents with; this tool leaves them as they 
 fitted with a ``--residual`` mode of it, removed when nmc stopped using them: see
 :mod:`nmc.video.prior`).
 
-    python tools/train_video_prior.py                          # both families, 2000 steps
-    python tools/train_video_prior.py --families conv --steps 500 -o /tmp/prior.pt
+    python tools/train_video_prior.py        # both families, low- and high-rate, 2500 steps
+    python tools/train_video_prior.py --families conv --rates all --steps 500 -o /tmp/prior.pt
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import sys
 import time
@@ -40,7 +43,15 @@ from nmc.video.config import config_for
 from nmc.video.fit import FitSettings, frame_terms, optimize, relax_latent
 from nmc.video.frame_model import latent_names, split_state
 from nmc.video.planes import loss_weights, to_grid
-from nmc.video.prior import FORMAT, PRIOR_FILE, VERSION, signature
+from nmc.video.prior import (
+    FORMAT,
+    PRIOR_FILE,
+    PRIOR_HIGH_RATE,
+    PRIOR_LOW_RATE,
+    PRIOR_SHIPPED_NETWORKS,
+    VERSION,
+    prior_key,
+)
 from nmc.video.render import torch_threads
 
 FRAMES = bench.catalogue(
@@ -53,15 +64,25 @@ FRAMES = bench.catalogue(
     ("bbb-f90", "bigbuckbunny", 90, 1, (300, 100, 144, 176), "CGI, left"),
     ("bbb-f120", "bigbuckbunny", 120, 1, (560, 1000, 144, 176), "CGI, bottom right"),
 )
-# One quality per frame, spread so that each source video sees low and high rates.
-QUALITIES = (2, 7, 4, 1, 8, 6, 3, 5)
+# One quality per frame for each prior of a shape: the whole ladder (header prior id 2), its
+# low-rate half (qualities 1-4, id 3) and its high-rate half (5-8, id 4), spread so that each
+# source video sees the low and the high end of its range.
+QUALITIES = {
+    PRIOR_SHIPPED_NETWORKS: (2, 7, 4, 1, 8, 6, 3, 5),
+    PRIOR_LOW_RATE: (2, 3, 1, 4, 4, 2, 3, 1),
+    PRIOR_HIGH_RATE: (6, 7, 5, 8, 8, 6, 7, 5),
+}
+RATES = {"all": PRIOR_SHIPPED_NETWORKS, "low": PRIOR_LOW_RATE, "high": PRIOR_HIGH_RATE}
 
 
-def train_family(family: str, steps: int, lr: float, seed: int) -> tuple[dict, dict]:
-    """Fit the shared networks of ``family``; returns ``(prior state, training record)``."""
+def train_family(
+    family: str, steps: int, lr: float, seed: int, prior_id: int = PRIOR_SHIPPED_NETWORKS
+) -> tuple[dict, dict]:
+    """Fit the shared networks of ``family`` at the qualities of header prior id ``prior_id``
+    (:data:`QUALITIES`); returns ``(prior state, training record)``."""
     torch.manual_seed(seed)
     frames = []
-    for (name, clip), quality in zip(FRAMES.items(), QUALITIES):
+    for (name, clip), quality in zip(FRAMES.items(), QUALITIES[prior_id]):
         video = bench.load_clip(clip)
         config = config_for(family, quality)
         model = config.frame_spec(video.height, video.width).build()
@@ -107,12 +128,12 @@ def train_family(family: str, steps: int, lr: float, seed: int) -> tuple[dict, d
     prior = {n: variables[n].detach().clone() for n in networks}
     record = {
         "family": family,
-        "signature": signature(first.spec),
+        "signature": prior_key(first.spec, prior_id),
         "steps": steps,
         "lr": lr,
         "seed": seed,
         "frames": {name: FRAMES[name].describe(1) for name, *_ in frames},
-        "qualities": dict(zip(FRAMES, QUALITIES)),
+        "qualities": dict(zip(FRAMES, QUALITIES[prior_id])),
         "seconds": round(time.perf_counter() - started, 1),
         "history": history,
     }
@@ -129,7 +150,10 @@ def save(data: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default="conv,mlp")
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--rates", default="low,high", help="which priors: all (whole ladder), low, high"
+    )
+    parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -141,8 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         data = torch.load(args.output, map_location="cpu", weights_only=True)
     keep_freed_memory()  # the training steps allocate what an I frame's fit does, 8 times over
     with torch_threads(args.threads):
-        for family in bench.parse_list(args.families, str):
-            prior, record = train_family(family, args.steps, args.lr, args.seed)
+        for family, rates in itertools.product(
+            bench.parse_list(args.families, str), bench.parse_list(args.rates, str)
+        ):
+            if rates not in RATES:
+                parser.error(f"--rates: {rates!r} is not one of {', '.join(RATES)}")
+            prior_id = RATES[rates]
+            prior, record = train_family(family, args.steps, args.lr, args.seed, prior_id)
             data["priors"][record["signature"]] = prior
             data["records"][record["signature"]] = record
             save(data, args.output)  # after each family: a long run keeps what it finished

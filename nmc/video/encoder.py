@@ -40,7 +40,7 @@ from nmc.video.inter import (
 )
 from nmc.video.intra import code_intra
 from nmc.video.planes import from_grid, loss_weights, metric_weights, plane_mse, to_grid
-from nmc.video.prior import PRIOR_NONE, PRIOR_SHIPPED_NETWORKS, shipped_prior
+from nmc.video.prior import PRIOR_NONE, encoder_prior
 from nmc.video.render import render, torch_threads
 
 
@@ -172,7 +172,7 @@ def _encode(
     spec = config.frame_spec(video.height, video.width)
     model = spec.build().to(device)
     model.initialize(torch.Generator().manual_seed(config.seed))
-    shipped = shipped_prior(spec) if config.prior else None
+    prior_id, shipped = encoder_prior(spec, config.lam) if config.prior else (PRIOR_NONE, None)
     prior = prior_on_device = None
     if shipped is not None:  # the fit starts from the prior's networks
         prior = shipped.networks
@@ -181,7 +181,7 @@ def _encode(
     viewer = spec.build()  # CPU copy for the decoder's renderer
     header = VideoHeader(
         spec, video.num_frames, video.fps, config.gop, config.quality, source_pix_fmt, start,
-        PRIOR_NONE if shipped is None else PRIOR_SHIPPED_NETWORKS, config.motion_block,
+        prior_id, config.motion_block,
     )  # fmt: skip
     try:  # the encoder never writes a header its own decoder would refuse
         VideoHeader.from_bytes(header.to_bytes())

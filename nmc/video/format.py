@@ -2,7 +2,8 @@
 
 Codec header (little-endian; ``uv`` = uvarint)::
 
-    version:u8 = 8   (6 and 7 are read too: 6 lacks context_inputs, both lack upsample_taps)
+    version:u8 = 9   (6, 7 and 8 are read too: 6 lacks context_inputs, 6 and 7 lack
+                      upsample_taps, 8 knows prior ids 0-2 only)
     width:uv  height:uv  fps_num:uv  fps_den:uv  frames:uv  gop:uv
     family:u8  levels:uv                                  (nmc.video.frame_model.FrameSpec)
     synthesis_count:uv  refine:uv  hidden:uv*              (count = 1 + hidden layers)
@@ -12,7 +13,9 @@ Codec header (little-endian; ``uv`` = uvarint)::
     upsample_taps:u8 (version >= 8; taps of the synthesis's learned 2x upsampling kernels,
                    0 = each level upsampled by a fixed bicubic filter, as in 6 and 7)
     prior:u8      (version >= 3; 0 = none, 1 = nmc's shipped prior with its residual context
-                   model, 2 = the shipped prior's networks only: nmc.video.prior)
+                   model, 2 = the shipped prior's networks only, version >= 9: 3 / 4 = the
+                   shipped networks trained at the low / high half of the quality ladder:
+                   nmc.video.prior)
     motion_block:u8  (version >= 5; log2 of the motion block side in luma pixels, 3..6)
     quality:u8 (0 = custom settings)   source_pix_fmt:text   start:uv   (informational)
 
@@ -35,8 +38,8 @@ I frame without decoding what precedes it. Versions 1 and 2 (a chunk per frame, 
 (P-frame motion coded with one Laplace scale per frame), 4 (a stream per part and frame) and
 5 (P frames without a transform residual: their flags are one bin shorter) are refused with
 a :class:`BitstreamError` that names the versions this nmc reads; version 6 streams (context
-models without positional inputs) and version 7 streams (fixed bicubic upsampling) decode as
-they always did.
+models without positional inputs), version 7 streams (fixed bicubic upsampling) and version 8
+streams (one shipped prior per network shape) decode as they always did.
 """
 
 from __future__ import annotations
@@ -49,10 +52,11 @@ from nmc.bitstream import Chunk, FieldReader, FieldWriter
 from nmc.errors import BitstreamError
 from nmc.video.frame_model import FrameSpec
 from nmc.video.motion import BLOCK_SIZES
-from nmc.video.prior import PRIOR_NAMES
+from nmc.video.prior import PRIOR_LOW_RATE, PRIOR_NAMES
 
-HEADER_VERSION = 8
-_READABLE_VERSIONS = (6, 7, 8)
+HEADER_VERSION = 9
+_READABLE_VERSIONS = (6, 7, 8, 9)
+_RATE_CLASS_PRIORS = 9  # the first version whose prior ids 3 and 4 exist
 INTRA, PREDICTED = "IFRM", "PFRM"
 FRAMES = "FRMS"
 _MAX_SIDE = 1 << 15
@@ -111,7 +115,8 @@ class VideoHeader:
             )
         spec = FrameSpec.read(src, height, width, version)
         prior = src.u8()
-        if prior >= len(PRIOR_NAMES):
+        known = len(PRIOR_NAMES) if version >= _RATE_CLASS_PRIORS else PRIOR_LOW_RATE
+        if prior >= known:
             raise BitstreamError(f"video codec header: unknown network prior id {prior}")
         motion_block = 1 << min(src.u8(), 16)
         if motion_block not in BLOCK_SIZES:

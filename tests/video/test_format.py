@@ -15,7 +15,7 @@ from nmc.video.config import config_for
 from nmc.video.context import ContextArch
 from nmc.video.format import VideoHeader
 from nmc.video.frame_model import FrameSpec
-from nmc.video.prior import PRIOR_SHIPPED
+from nmc.video.prior import PRIOR_HIGH_RATE, PRIOR_SHIPPED
 from nmc.video.synthesis import SynthesisArch
 
 # Bytes of a header after its prior byte: motion block, quality, pixel format, start frame.
@@ -52,20 +52,21 @@ def test_damaged_headers_raise_bitstream_error_only():
 def test_old_versions_are_refused_naming_both_versions(version):
     old = FieldWriter().u8(version).uvarint(176).uvarint(144).getvalue()
     with pytest.raises(
-        BitstreamError, match=f"version {version} is not supported.*versions 6 to 8"
+        BitstreamError, match=f"version {version} is not supported.*versions 6 to 9"
     ):
         VideoHeader.from_bytes(old)
 
 
-def test_version_6_and_7_headers_read_as_the_shapes_of_their_time():
+def test_version_6_to_8_headers_read_as_the_shapes_of_their_time():
     """Version 7 added one byte after the context model's widths (its positional inputs) and
     version 8 one after it (the upsampling kernels' taps); older headers are the same without
-    them, and their upsampling is the fixed bicubic one."""
+    them, and their upsampling is the fixed bicubic one. Version 9 only added prior ids."""
     header = _header()
     data = header.to_bytes()
+    assert VideoHeader.from_bytes(bytes([8]) + data[1:]) == header
     tail = _TAIL + 1  # and the prior byte
     flags = slice(-tail - 2, -tail)
-    assert data[0] == 8 and data[flags] == bytes([1, header.spec.synthesis.upsample]) != b"\1\0"
+    assert data[0] == 9 and data[flags] == bytes([1, header.spec.synthesis.upsample]) != b"\1\0"
     bicubic = replace(header.spec.synthesis, upsample=0)
     seven = bytes([7]) + data[1 : -tail - 1] + data[-tail:]
     assert VideoHeader.from_bytes(seven).spec == replace(header.spec, synthesis=bicubic)
@@ -88,6 +89,10 @@ def test_unknown_prior_is_refused():
     data[-_TAIL - 1] = 9
     with pytest.raises(BitstreamError, match="unknown network prior id 9"):
         VideoHeader.from_bytes(bytes(data))
+    data[-_TAIL - 1] = PRIOR_HIGH_RATE  # a version 9 id, unknown to version 8
+    assert VideoHeader.from_bytes(bytes(data)).prior == PRIOR_HIGH_RATE
+    with pytest.raises(BitstreamError, match=f"unknown network prior id {PRIOR_HIGH_RATE}"):
+        VideoHeader.from_bytes(bytes([8]) + bytes(data[1:]))
     data[-_TAIL - 1] = PRIOR_SHIPPED
     data[-_TAIL] = 7  # a motion block of 128 pixels
     with pytest.raises(BitstreamError, match="motion block 128 not supported"):

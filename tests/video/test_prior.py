@@ -15,9 +15,12 @@ from nmc.video import Video, VideoDecoder, config_for, encode_video
 from nmc.video import prior as prior_module
 from nmc.video.context import ContextArch
 from nmc.video.prior import (
+    PRIOR_HIGH_RATE,
+    PRIOR_LOW_RATE,
     PRIOR_NONE,
     PRIOR_SHIPPED,
     PRIOR_SHIPPED_NETWORKS,
+    encoder_prior,
     shipped_prior,
     signature,
 )
@@ -33,6 +36,9 @@ LEGACY = Path(__file__).parent / "data" / "header6_prior1_conv_q4"
 # carphone frames 0, 20, 40 cropped to 37 x 51, mlp q6, gop 3 (I, P, and a scene-cut I frame);
 # and the planes that nmc decoded from it.
 VERSION_7 = Path(__file__).parent / "data" / "header7_prior2_mlp_q6"
+# Written by nmc in session 20 (header version 8: one shipped prior per network shape, id 2):
+# carphone frames 0, 20, 40 cropped to 37 x 51, conv q7, gop 3; and the planes it decoded to.
+VERSION_8 = Path(__file__).parent / "data" / "header8_prior2_conv_q7"
 
 
 @pytest.mark.parametrize("family", ["conv", "mlp"])
@@ -61,13 +67,31 @@ def test_default_shapes_have_a_prior_and_custom_ones_none(family):
     assert shipped_prior(custom) is None
 
 
+@pytest.mark.parametrize("family", ["conv", "mlp"])
+def test_each_half_of_the_ladder_steps_from_its_own_prior(family):
+    """Qualities 1-4 step from the prior trained at low rates, 5-8 from the one trained at high
+    rates (header version 9); a shape without them falls back to its whole-ladder prior, and
+    one without any codes against zero."""
+    spec = config_for(family).frame_spec(144, 176)
+    chosen = {q: encoder_prior(spec, config_for(family, q).lam) for q in range(1, 9)}
+    assert [chosen[q][0] for q in range(1, 9)] == [PRIOR_LOW_RATE] * 4 + [PRIOR_HIGH_RATE] * 4
+    whole = shipped_prior(spec).networks["context.layers.2.weight"]
+    low, high = (chosen[q][1].networks["context.layers.2.weight"] for q in (1, 8))
+    assert not torch.equal(low, high) and not torch.equal(low, whole)
+    assert all(prior.residual_context is None for _, prior in chosen.values())
+    bicubic = replace(spec, synthesis=replace(spec.synthesis, upsample=0))
+    assert encoder_prior(bicubic, 1e-2)[0] == PRIOR_SHIPPED_NETWORKS
+    custom = config_for(family, synthesis=SynthesisArch((5,), 0)).frame_spec(144, 176)
+    assert encoder_prior(custom, 1e-2) == (PRIOR_NONE, None)
+
+
 def test_prior_cuts_network_bits_and_streams_record_it(clip):
     first = clip.slice(0, 1)
     with_prior, report = encode_video(first, config_for("conv", 4, **ONE_FRAME), progress=False)
     without, plain = encode_video(
         first, config_for("conv", 4, prior=False, **ONE_FRAME), progress=False
     )
-    assert VideoDecoder(with_prior).header.prior == PRIOR_SHIPPED_NETWORKS
+    assert VideoDecoder(with_prior).header.prior == PRIOR_LOW_RATE
     assert VideoDecoder(without).header.prior == PRIOR_NONE
     bits = report["bits_by_part"]["networks"], plain["bits_by_part"]["networks"]
     assert bits[0] < 0.75 * bits[1], bits
@@ -77,7 +101,7 @@ def test_prior_cuts_network_bits_and_streams_record_it(clip):
 def test_stream_needing_a_missing_prior_is_refused(clip, monkeypatch, tmp_path: Path):
     data, _ = encode_video(clip.slice(0, 2), config_for("mlp", 4, **ONE_FRAME), progress=False)
     monkeypatch.setattr(prior_module, "PRIOR_FILE", tmp_path / "absent.pt")
-    with pytest.raises(BitstreamError, match="shipped prior of mlp-.*does not have"):
+    with pytest.raises(BitstreamError, match="shipped prior mlp-.*@low, which this nmc does not"):
         VideoDecoder(data)
     # An encoder without the prior file codes against zero, and its stream decodes anywhere.
     data, _ = encode_video(clip.slice(0, 2), config_for("mlp", 4, **ONE_FRAME), progress=False)
@@ -118,6 +142,15 @@ def test_version_7_streams_still_decode():
     assert decoder.header.spec.synthesis.upsample == 0
     assert decoder.header.spec.synthesis != config_for("mlp").synthesis
     _assert_decodes_as_recorded(decoder.read(), VERSION_7)
+
+
+def test_version_8_streams_still_decode():
+    """Version 8 streams step from their shape's whole-ladder prior (id 2), which the file keeps
+    beside the two rate-class priors of version 9."""
+    decoder = VideoDecoder(VERSION_8.with_suffix(".nmc").read_bytes())
+    assert decoder.header.prior == PRIOR_SHIPPED_NETWORKS
+    assert decoder.header.spec == config_for("conv").frame_spec(37, 51)
+    _assert_decodes_as_recorded(decoder.read(), VERSION_8)
 
 
 def _assert_decodes_as_recorded(video: Video, path: Path) -> None:
