@@ -14,7 +14,7 @@ of nmc before session 18 coded them with a separate residual context model from 
 (``residual_contexts``, header id :data:`PRIOR_SHIPPED`); it had been fitted to P frames whose
 encoder had dropped nearly every residual latent, so it priced any nonzero latent at ~16 bits
 and kept fast motion (bikes-cyclist) from using them. The file keeps those models so such
-streams still decode; nmc now writes :data:`PRIOR_SHIPPED_NETWORKS`.
+streams still decode; nmc now writes :data:`PRIOR_LOW_RATE` or :data:`PRIOR_HIGH_RATE` (below).
 
 Each default shape has three priors: one trained over the whole quality ladder
 (:data:`PRIOR_SHIPPED_NETWORKS`, what header versions 6-8 step from) and, since header version
@@ -36,7 +36,7 @@ File ``nmc/models/video_prior_v1.pt`` (``torch.load(weights_only=True)``)::
     {"format": "nmc-video-prior", "version": 1,
      "priors": {key: {"synthesis.*" / "context.*" name: float32 tensor}},  # prior_key()
      "residual_contexts": {signature: {"context.*" name: float32 tensor}},  # PRIOR_SHIPPED
-     "records": {signature: JSON-able training record}}
+     "records": {key: JSON-able training record}}
 """
 
 from __future__ import annotations
