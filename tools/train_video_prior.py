@@ -49,6 +49,7 @@ from nmc.video.prior import (
     PRIOR_HIGH_RATE,
     PRIOR_LOW_RATE,
     PRIOR_SHIPPED_NETWORKS,
+    RATE_CLASSES,
     VERSION,
     prior_key,
 )
@@ -72,7 +73,8 @@ QUALITIES = {
     PRIOR_LOW_RATE: (2, 3, 1, 4, 4, 2, 3, 1),
     PRIOR_HIGH_RATE: (6, 7, 5, 8, 8, 6, 7, 5),
 }
-RATES = {"all": PRIOR_SHIPPED_NETWORKS, "low": PRIOR_LOW_RATE, "high": PRIOR_HIGH_RATE}
+RATES = {suffix or "all": prior_id for prior_id, suffix in RATE_CLASSES.items()}
+"""``--rates`` names (the prior file's key suffixes, ``all`` for none) -> header prior id."""
 
 
 def train_family(
@@ -164,14 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.output.exists():  # keep the other families' priors
         data = torch.load(args.output, map_location="cpu", weights_only=True)
     keep_freed_memory()  # the training steps allocate what an I frame's fit does, 8 times over
+    rates = bench.parse_list(args.rates, str)
+    for name in rates:  # before any training: a typo must not cost a finished family's run
+        if name not in RATES:
+            parser.error(f"--rates: {name!r} is not one of {', '.join(RATES)}")
     with torch_threads(args.threads):
-        for family, rates in itertools.product(
-            bench.parse_list(args.families, str), bench.parse_list(args.rates, str)
-        ):
-            if rates not in RATES:
-                parser.error(f"--rates: {rates!r} is not one of {', '.join(RATES)}")
-            prior_id = RATES[rates]
-            prior, record = train_family(family, args.steps, args.lr, args.seed, prior_id)
+        for family, name in itertools.product(bench.parse_list(args.families, str), rates):
+            prior, record = train_family(family, args.steps, args.lr, args.seed, RATES[name])
             data["priors"][record["signature"]] = prior
             data["records"][record["signature"]] = record
             save(data, args.output)  # after each family: a long run keeps what it finished
